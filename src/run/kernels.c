@@ -1,0 +1,241 @@
+/* kernels.c — what each step does to its tile. Shapes: activations are [rows][width] f32,
+ * rows = the call's token count (or 1 after LAST_ROW). Reduction orders are fixed here and
+ * do not depend on the tile, the thread count or the number of rows:
+ *
+ *   sum of squares, dot products: element i goes to lane i % 16 (each lane adds in index
+ *   order), then lanes are folded pairwise: l[i] += l[i + 8], then + 4, + 2, + 1.
+ *   softmax sum and the weighted sum of values: keys in position order.
+ *   matmul: see quant/quant.c. */
+#include <math.h>
+#include <string.h>
+
+#include "base/fmath.h"
+#include "quant/quant.h"
+#include "run/runtime.h"
+
+#define LANES 16
+
+/* The canonical 16-lane fold of a[i] * b[i] (b == NULL: a[i] * a[i]). */
+static float lane_dot(const float *a, const float *b, int64_t n) {
+    float lanes[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) lanes[l] += a[i + l] * (b ? b[i + l] : a[i + l]);
+    for (int l = 0; i < n; i++, l++) lanes[l] += a[i] * (b ? b[i] : a[i]);
+    for (int width = LANES / 2; width >= 1; width /= 2)
+        for (int l = 0; l < width; l++) lanes[l] += lanes[l + width];
+    return lanes[0];
+}
+
+static uint8_t *buffer(const ls_exec *e, int32_t id) {
+    return e->arena + e->program->buffers[id].offset;
+}
+
+static int64_t row_bytes(const ls_weight *w) {
+    const ls_dtype_info *info = ls_dtype_find(w->type);
+    return w->n_in / info->block_elements * info->block_bytes;
+}
+
+/* The rows of the call that fall in this thread's tile. */
+static void row_tile(const ls_exec *e, const ls_step *s, int thread, int64_t *first, int64_t *end) {
+    int64_t rows = s->one_row ? 1 : e->n_rows;
+    *first = s->tile[thread] < rows ? s->tile[thread] : rows;
+    *end = s->tile[thread + 1] < rows ? s->tile[thread + 1] : rows;
+}
+
+static void embed(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
+    int64_t first, end;
+    row_tile(e, s, thread, &first, &end);
+    const int32_t *tokens = (const int32_t *)buffer(e, s->in[0]);
+    float *out = (float *)buffer(e, s->out);
+    const ls_weight *table = n->weight;
+    int64_t bytes = row_bytes(table);
+    for (int64_t t = first; t < end; t++) {
+        float *row = out + t * n->width;
+        ls_dequantize_row(table->type, (const uint8_t *)table->data + tokens[t] * bytes, row, n->width);
+        if (n->p.scale != 1.0f)
+            for (int64_t i = 0; i < n->width; i++) row[i] *= n->p.scale;
+    }
+}
+
+/* x / sqrt(mean(x^2) + eps) * w over each group of w->n_in elements (a head, or the row). */
+static void rmsnorm(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
+    int64_t first, end;
+    row_tile(e, s, thread, &first, &end);
+    const float *in = (const float *)buffer(e, s->in[0]);
+    float *out = (float *)buffer(e, s->out);
+    const float *w = n->weight->data;
+    int64_t group = n->weight->n_in;
+    for (int64_t t = first; t < end; t++)
+        for (int64_t g = 0; g < n->width; g += group) {
+            const float *x = in + t * n->width + g;
+            float *y = out + t * n->width + g;
+            float mean = lane_dot(x, NULL, group) / (float)group;
+            float scale = 1.0f / sqrtf(mean + n->p.eps);
+            for (int64_t i = 0; i < group; i++) y[i] = (x[i] * scale) * w[i];
+        }
+}
+
+static void quantize(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
+    int64_t first, end;
+    row_tile(e, s, thread, &first, &end);
+    const ls_buffer *in = &e->program->buffers[s->in[0]];
+    const ls_buffer *out = &e->program->buffers[s->out];
+    int64_t width = in->row_bytes / 4;
+    for (int64_t t = first; t < end; t++)
+        ls_quantize_activation_row(n->weight->type, (const float *)(e->arena + in->offset) + t * width,
+                                   e->arena + out->offset + t * out->row_bytes, width);
+}
+
+static void matmul(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
+    int64_t rows = s->one_row ? 1 : e->n_rows;
+    int64_t r0 = s->tile[thread], r1 = s->tile[thread + 1];
+    if (r0 >= r1) return;
+    float *out = (float *)buffer(e, s->out);
+    ls_matmul(n->weight->type, n->weight->data, n->weight->n_in, r0, r1, buffer(e, s->in[0]),
+              rows, out, n->width);
+    if (n->bias) {
+        const float *bias = n->bias->data;
+        for (int64_t t = 0; t < rows; t++)
+            for (int64_t r = r0; r < r1; r++) out[t * n->width + r] += bias[r];
+    }
+}
+
+static void add(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
+    int64_t rows = s->one_row ? 1 : e->n_rows;
+    const float *a = (const float *)buffer(e, s->in[0]);
+    const float *b = (const float *)buffer(e, s->in[1]);
+    float *out = (float *)buffer(e, s->out);
+    for (int64_t t = 0; t < rows; t++)
+        for (int64_t i = s->tile[thread]; i < s->tile[thread + 1]; i++)
+            out[t * n->width + i] = a[t * n->width + i] + b[t * n->width + i];
+}
+
+static void glu(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
+    int64_t rows = s->one_row ? 1 : e->n_rows;
+    const float *gate = (const float *)buffer(e, s->in[0]);
+    const float *up = (const float *)buffer(e, s->in[1]);
+    float *out = (float *)buffer(e, s->out);
+    bool gelu = n->p.activation == LS_ACT_GELU_TANH;
+    for (int64_t t = 0; t < rows; t++)
+        for (int64_t i = s->tile[thread]; i < s->tile[thread + 1]; i++) {
+            float g = gate[t * n->width + i];
+            out[t * n->width + i] = (gelu ? ls_gelu_tanh(g) : ls_silu(g)) * up[t * n->width + i];
+        }
+}
+
+/* Rotates pair (x0, x1) of each head by the angle of (position, pair index). */
+static void rope(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
+    int64_t rows = s->one_row ? 1 : e->n_rows;
+    const float *in = (const float *)buffer(e, s->in[0]);
+    float *out = (float *)buffer(e, s->out);
+    int64_t head_dim = n->p.rope.head_dim, half = head_dim / 2;
+    const float *table = e->rope + (size_t)n->p.rope.table * (size_t)e->program->context * (size_t)half * 2;
+    bool interleaved = n->p.rope.style == LS_ROPE_INTERLEAVED;
+    for (int64_t t = 0; t < rows; t++) {
+        const float *angles = table + (e->position + t) * half * 2;
+        for (int64_t h = s->tile[thread]; h < s->tile[thread + 1]; h++) {
+            const float *x = in + t * n->width + h * head_dim;
+            float *y = out + t * n->width + h * head_dim;
+            for (int64_t i = 0; i < half; i++) {
+                int64_t i0 = interleaved ? 2 * i : i, i1 = interleaved ? 2 * i + 1 : i + half;
+                float c = angles[2 * i], sn = angles[2 * i + 1];
+                float x0 = x[i0], x1 = x[i1];
+                y[i0] = x0 * c - x1 * sn;
+                y[i1] = x0 * sn + x1 * c;
+            }
+        }
+    }
+}
+
+static float *kv_row(const ls_exec *e, int32_t layer, int which, int64_t pos) {
+    const ls_graph *g = &e->program->graph;
+    return e->kv + (((size_t)layer * 2 + (size_t)which) * (size_t)e->program->context + (size_t)pos) *
+                       (size_t)g->kv_width;
+}
+
+/* Keys and values are kept at f16 precision (stored as f32), as llama.cpp's f16 cache does. */
+static float f16_round(float x) { return ls_f16_to_f32(ls_f32_to_f16(x)); }
+
+static void kv_store(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
+    int64_t first, end;
+    row_tile(e, s, thread, &first, &end);
+    int64_t width = e->program->graph.kv_width;
+    const float *k = (const float *)buffer(e, s->in[0]);
+    const float *v = (const float *)buffer(e, s->in[1]);
+    for (int64_t t = first; t < end; t++) {
+        float *kc = kv_row(e, n->p.attention.layer, 0, e->position + t);
+        float *vc = kv_row(e, n->p.attention.layer, 1, e->position + t);
+        for (int64_t i = 0; i < width; i++) {
+            kc[i] = f16_round(k[t * width + i]);
+            vc[i] = f16_round(v[t * width + i]);
+        }
+    }
+}
+
+/* For each query head in the tile and each row: scores over the visible keys, softmax,
+ * weighted sum of values. Query at position p sees keys [max(0, p - window + 1), p].
+ * Like llama.cpp, the query and the probabilities are rounded to f16 before their
+ * products with the f16 cache; the softmax sum is taken in double, in key order. */
+static void attention(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
+    int64_t rows = s->one_row ? 1 : e->n_rows;
+    const float *q = (const float *)buffer(e, s->in[0]);
+    float *out = (float *)buffer(e, s->out);
+    int64_t head_dim = n->p.attention.head_dim;
+    int64_t group = n->p.attention.n_head / n->p.attention.n_head_kv;
+    int64_t window = n->p.attention.window;
+    float *scores = e->scratch + (size_t)thread * (size_t)(e->program->context + e->program->graph.kv_width);
+    float *query = scores + e->program->context; /* [head_dim] */
+    for (int64_t h = s->tile[thread]; h < s->tile[thread + 1]; h++) {
+        int64_t kv_offset = (h / group) * head_dim;
+        for (int64_t t = 0; t < rows; t++) {
+            int64_t pos = e->position + t;
+            int64_t lo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+            const float *qh = q + t * n->width + h * head_dim;
+            for (int64_t d = 0; d < head_dim; d++) query[d] = f16_round(qh[d]);
+            float max = -INFINITY;
+            for (int64_t j = lo; j <= pos; j++) {
+                const float *k = kv_row(e, n->p.attention.layer, 0, j) + kv_offset;
+                float score = lane_dot(query, k, head_dim) * n->p.attention.scale;
+                scores[j] = score;
+                if (score > max) max = score;
+            }
+            double sum = 0;
+            for (int64_t j = lo; j <= pos; j++) {
+                scores[j] = ls_expf(scores[j] - max);
+                sum += scores[j];
+            }
+            float inv = (float)(1.0 / sum);
+            float *o = out + t * n->width + h * head_dim;
+            for (int64_t d = 0; d < head_dim; d++) o[d] = 0;
+            for (int64_t j = lo; j <= pos; j++) {
+                const float *v = kv_row(e, n->p.attention.layer, 1, j) + kv_offset;
+                float w = f16_round(scores[j] * inv);
+                for (int64_t d = 0; d < head_dim; d++) o[d] += w * v[d];
+            }
+        }
+    }
+}
+
+static void last_row(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
+    if (thread != 0) return;
+    const float *in = (const float *)buffer(e, s->in[0]);
+    memcpy(buffer(e, s->out), in + (e->n_rows - 1) * n->width, (size_t)n->width * 4);
+}
+
+void ls_run_step(const ls_exec *e, const ls_step *s, int thread) {
+    const ls_node *n = &e->program->graph.nodes[s->node];
+    switch (s->kernel) {
+    case LS_K_EMBED: embed(e, s, n, thread); break;
+    case LS_K_RMSNORM: rmsnorm(e, s, n, thread); break;
+    case LS_K_QUANTIZE: quantize(e, s, n, thread); break;
+    case LS_K_MATMUL: matmul(e, s, n, thread); break;
+    case LS_K_ADD: add(e, s, n, thread); break;
+    case LS_K_ROPE: rope(e, s, n, thread); break;
+    case LS_K_KV_STORE: kv_store(e, s, n, thread); break;
+    case LS_K_ATTENTION: attention(e, s, n, thread); break;
+    case LS_K_GLU: glu(e, s, n, thread); break;
+    case LS_K_LAST_ROW: last_row(e, s, n, thread); break;
+    case LS_K_COUNT: break;
+    }
+}

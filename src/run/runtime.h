@@ -1,0 +1,43 @@
+/* runtime.h — runs a compiled program: threads pinned to their tiles, a barrier between
+ * steps, and the state that outlives a call (KV cache, RoPE tables, arena).
+ *
+ * Everything is allocated in ls_runtime_create; ls_runtime_forward allocates nothing and
+ * makes no system call (workers spin at the barrier while a call runs). */
+#ifndef LS_RUNTIME_H
+#define LS_RUNTIME_H
+
+#include <stdint.h>
+
+#include "compile/program.h"
+
+typedef struct ls_runtime ls_runtime;
+
+/* The registers of one call and the state kernels read. */
+typedef struct ls_exec {
+    const ls_program *program;
+    uint8_t *arena;
+    int64_t n_rows;      /* tokens in this call */
+    int64_t position;    /* position of the first of them */
+    float *kv;           /* cache: [layer][2 (k, v)][context][kv_width] */
+    const float *rope;   /* [table][context][head_dim/2][2 (cos, sin)] */
+    float *scratch;      /* per thread: [n_threads][context + kv_width] attention scores, query */
+} ls_exec;
+
+/* NULL with err when memory runs out or threads cannot start. The program must outlive it. */
+ls_runtime *ls_runtime_create(const ls_program *program, char *err);
+void ls_runtime_free(ls_runtime *runtime);
+
+/* Runs the program on n tokens at positions [position, position + n). Requires
+ * 1 <= n <= max_rows and position + n <= context (callers check: see ls_runtime_check).
+ * Returns the logits: logits_rows (n, or 1 when only the last is kept) rows of n_vocab. */
+const float *ls_runtime_forward(ls_runtime *runtime, const int32_t *tokens, int64_t n,
+                                int64_t position);
+
+/* 0 when a call with these arguments is allowed, else -1 with err naming the limit. */
+int ls_runtime_check(const ls_runtime *runtime, const int32_t *tokens, int64_t n,
+                     int64_t position, char *err);
+
+/* The kernels (kernels.c): run step s's tile for `thread`. */
+void ls_run_step(const ls_exec *exec, const ls_step *step, int thread);
+
+#endif
