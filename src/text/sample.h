@@ -29,7 +29,12 @@ ls_sampler *ls_sampler_create(const ls_sampler_params *params, int32_t n_vocab);
 void ls_sampler_free(ls_sampler *sampler);
 
 /* Picks a token. logits: n_vocab floats (not modified). recent: the last n_recent tokens of
- * the sequence (prompt and generated), oldest first, for the repetition penalty. */
+ * the sequence (prompt and generated), oldest first, for the repetition penalty (ids outside
+ * [0, n_vocab) are ignored; NULL is allowed when n_recent is 0). Returns -1 only when
+ * sampler or logits is NULL. The draw walks the kept candidates best first (id order when
+ * neither top-k nor top-p is on) and takes the first whose cumulative weight exceeds
+ * u · total. NaN logits give some valid id, never a crash. Cost for a 262144 vocabulary
+ * (one core): ~0.1 ms with top-k 40; ~7 ms for top-p without top-k (prefix selection). */
 int32_t ls_sampler_sample(ls_sampler *sampler, const float *logits, const int32_t *recent,
                           int32_t n_recent, uint64_t sequence, uint64_t position);
 
