@@ -44,7 +44,8 @@ int64_t ls_tokenize(const ls_tokenizer *tokenizer, const char *text, size_t leng
 
 /* The bytes token `id` stands for in generated text (▁ → space, <0x0A> → "\n",
  * byte-level BPE characters → bytes). Control tokens give "" unless render_special.
- * Returns the byte count (may exceed size: nothing is written past size). */
+ * Returns the byte count (may exceed size: nothing is written past size), or -1 when id
+ * is outside the vocabulary. Same bytes as llama.cpp's llama_token_to_piece. */
 int ls_token_to_piece(const ls_tokenizer *tokenizer, int32_t id, bool render_special,
                       char *buf, int size);
 

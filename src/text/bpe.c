@@ -1,0 +1,200 @@
+/* bpe.c — byte-level BPE (tokenizer.ggml.model "gpt2"), as llama.cpp does it.
+ *
+ * The text is decoded to code points (invalid bytes become U+FFFD), split into words by
+ * the pre-tokenizer, and each word's UTF-8 bytes are mapped to GPT-2's printable alphabet
+ * (bytes_to_unicode). In each word, the adjacent pair with the lowest merge rank is merged
+ * until no pair has a merge (equal ranks: the leftmost first). Each final piece is its
+ * token; a piece without a token falls back to the tokens of its single bytes, and bytes
+ * without a token are dropped (as llama.cpp does). With ignore_merges (Llama 3), a word
+ * that is itself a token is taken whole. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "text/tokenizer_internal.h"
+#include "text/utf8.h"
+
+/* GPT-2's bytes_to_unicode: printable bytes ('!'..'~', 0xA1..0xAC, 0xAE..0xFF) stand for
+ * themselves; the other 68 bytes, in order, get U+0100, U+0101, ... */
+static bool byte_is_printable(unsigned b) {
+    return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+}
+
+uint32_t ls_gpt2_byte_to_cpt(uint8_t byte) {
+    if (byte_is_printable(byte)) return byte;
+    uint32_t n = 0;
+    for (unsigned b = 0; b < byte; b++) n += !byte_is_printable(b);
+    return 256 + n;
+}
+
+int ls_gpt2_cpt_to_byte(uint32_t cpt) {
+    if (cpt < 256) return byte_is_printable(cpt) ? (int)cpt : -1;
+    uint32_t n = 256;
+    for (unsigned b = 0; b < 256; b++) {
+        if (byte_is_printable(b)) continue;
+        if (n == cpt) return (int)b;
+        n++;
+    }
+    return -1;
+}
+
+typedef struct symbol {
+    const char *text;
+    uint32_t length; /* 0 once merged into its left neighbour */
+    int32_t prev, next;
+} symbol;
+
+typedef struct bigram {
+    int32_t rank;
+    int32_t left, right;
+    uint32_t left_length, right_length; /* when queued: a merge is stale if they changed */
+} bigram;
+
+/* Min-heap on (rank, then smaller left). */
+static bool before(const bigram *a, const bigram *b) {
+    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
+}
+
+typedef struct heap {
+    bigram *items;
+    size_t count, capacity;
+    bool failed;
+} heap;
+
+static void heap_push(heap *h, bigram item) {
+    if (h->count == h->capacity) {
+        size_t capacity = h->capacity ? h->capacity * 2 : 64;
+        bigram *grown = realloc(h->items, capacity * sizeof(bigram));
+        if (!grown) {
+            h->failed = true;
+            return;
+        }
+        h->items = grown;
+        h->capacity = capacity;
+    }
+    size_t i = h->count++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!before(&item, &h->items[parent])) break;
+        h->items[i] = h->items[parent];
+        i = parent;
+    }
+    h->items[i] = item;
+}
+
+static bigram heap_pop(heap *h) {
+    bigram top = h->items[0], last = h->items[--h->count];
+    size_t i = 0;
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= h->count) break;
+        if (child + 1 < h->count && before(&h->items[child + 1], &h->items[child])) child++;
+        if (!before(&h->items[child], &last)) break;
+        h->items[i] = h->items[child];
+        i = child;
+    }
+    if (h->count > 0) h->items[i] = last;
+    return top;
+}
+
+static void try_add(const ls_tokenizer *t, symbol *symbols, heap *h, int32_t left, int32_t right) {
+    if (left < 0 || right < 0) return;
+    const symbol *l = &symbols[left], *r = &symbols[right];
+    int32_t rank = ls_merge_rank(t, l->text, l->length, r->text, r->length);
+    if (rank < 0) return;
+    heap_push(h, (bigram){rank, left, right, l->length, r->length});
+}
+
+/* Merges one byte-encoded word and appends its ids. */
+static void encode_word(const ls_tokenizer *t, const char *word, size_t length, symbol *symbols,
+                        heap *h, ls_id_list *out) {
+    int32_t whole = t->ignore_merges ? ls_vocab_find(t, word, length) : -1;
+    if (whole >= 0) {
+        ls_id_list_push(out, whole);
+        return;
+    }
+    int32_t n = 0;
+    for (size_t offset = 0; offset < length; n++) {
+        size_t size = ls_utf8_lead_length((uint8_t)word[offset]);
+        if (size > length - offset) size = length - offset;
+        symbols[n] = (symbol){word + offset, (uint32_t)size, n - 1, -1};
+        offset += size;
+        if (offset < length) symbols[n].next = n + 1;
+    }
+    h->count = 0;
+    for (int32_t i = 1; i < n; i++) try_add(t, symbols, h, i - 1, i);
+    while (h->count > 0 && !h->failed) {
+        bigram b = heap_pop(h);
+        symbol *left = &symbols[b.left], *right = &symbols[b.right];
+        if (left->length == 0 || right->length == 0 || left->length != b.left_length ||
+            right->length != b.right_length)
+            continue;
+        left->length += right->length;
+        right->length = 0;
+        left->next = right->next;
+        if (right->next >= 0) symbols[right->next].prev = b.left;
+        try_add(t, symbols, h, left->prev, b.left);
+        try_add(t, symbols, h, b.left, left->next);
+    }
+    if (h->failed) out->failed = true;
+    for (int32_t i = 0; n > 0 && i != -1; i = symbols[i].next) {
+        int32_t id = ls_vocab_find(t, symbols[i].text, symbols[i].length);
+        if (id >= 0) {
+            ls_id_list_push(out, id);
+            continue;
+        }
+        for (uint32_t j = 0; j < symbols[i].length; j++) {
+            int32_t byte_id = t->byte_token[(uint8_t)symbols[i].text[j]];
+            if (byte_id >= 0) ls_id_list_push(out, byte_id);
+        }
+    }
+}
+
+void ls_bpe_encode(const ls_tokenizer *t, const char *text, size_t length, ls_id_list *out) {
+    if (length == 0) return;
+    const uint8_t *bytes = (const uint8_t *)text;
+    uint32_t *cpts = malloc(length * sizeof(uint32_t));
+    size_t *words = NULL;
+    char *encoded = NULL;
+    symbol *symbols = NULL;
+    heap h = {0};
+    size_t n = 0;
+    if (!cpts) goto fail;
+    for (size_t offset = 0; offset < length; n++) {
+        size_t used;
+        cpts[n] = ls_utf8_decode(bytes + offset, length - offset, &used);
+        offset += used;
+    }
+    int64_t n_words = ls_pretokenize(t->pre, cpts, n, &words);
+    if (n_words < 0) goto fail;
+    /* A code point is at most 4 bytes, each byte at most 2 bytes once mapped. */
+    size_t longest = 0;
+    for (int64_t w = 0; w < n_words; w++)
+        if (words[w] > longest) longest = words[w];
+    encoded = malloc(longest * 8 + 1);
+    symbols = malloc((longest * 8 + 1) * sizeof(symbol));
+    if (!encoded || !symbols) goto fail;
+    size_t start = 0;
+    for (int64_t w = 0; w < n_words && !out->failed; w++) {
+        size_t size = 0;
+        for (size_t k = start; k < start + words[w]; k++) {
+            char utf8[4];
+            size_t m = ls_utf8_encode(cpts[k], utf8);
+            for (size_t b = 0; b < m; b++)
+                size += ls_utf8_encode(ls_gpt2_byte_to_cpt((uint8_t)utf8[b]), encoded + size);
+        }
+        encode_word(t, encoded, size, symbols, &h, out);
+        start += words[w];
+    }
+    free(h.items);
+    free(symbols);
+    free(encoded);
+    free(words);
+    free(cpts);
+    return;
+fail:
+    out->failed = true;
+    free(symbols);
+    free(encoded);
+    free(words);
+    free(cpts);
+}
