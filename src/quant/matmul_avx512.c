@@ -1,0 +1,311 @@
+/* matmul_avx512.c — the AVX-512 (VNNI) code path of ls_matmul. Same bits as
+ * matmul_scalar.c: it follows the reduction order in quant.c's header comment.
+ *
+ * How it maps that order onto registers: a zmm holds the 16 lanes. For quantized weights a
+ * "group" is 16 consecutive 32-element blocks; lane j is block 16g + j, so lane j of the
+ * float accumulator receives exactly the blocks b with b % 16 == j, in order. The weights of
+ * a group are unpacked (plain loads, nibble/bit work, then an in-register 16 x 8 dword
+ * transpose) into eight zmm W[k] whose lane j holds
+ * elements 4k..4k+3 of block j as unsigned bytes; the activation row is stored in the same
+ * interleaved order (matmul_kernels.h), so eight vpdpbusd give the 16 exact int32 block dots
+ * with no horizontal sum. Signed Q8_0 weights are offset by +128 (xor 0x80) and corrected
+ * with 128 * sum(x); Q4_0/Q5_0/Q6_K offsets likewise, all in exact integers. The float steps
+ * then run in the canonical order, one vector op per step (separate mul and add, no FMA).
+ * Float weights: element i goes to lane i % 16, 16 elements per step.
+ *
+ * Weight reuse: one unpacked group serves up to 8 tokens before the next group is read, so
+ * prefill reads each weight row once per 8 tokens. None of this changes any lane's order. */
+#include "quant/matmul_kernels.h"
+
+#include <immintrin.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE float lanes_tree(__m512 v) {
+    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
+    return _mm_cvtss_f32(s1);
+}
+
+/* One group's weights, unpacked. */
+typedef struct group {
+    __m512i w[8];
+    __m512 scale;           /* d_w per block (Q4_0/Q5_0/Q8_0, Q6_K), d*scale (Q4_K/Q5_K) */
+    __m512 min;             /* dmin*min (Q4_K/Q5_K) */
+    __m512i scale_lo, scale_hi; /* Q6_K int8 scales of the two 16-element halves */
+} group;
+
+/* The common transpose. Input v[m] = [unit r | unit r + 4] (8 dwords each), r = m < 4 ? m :
+ * m + 4; output w[k] lane u = dword k of unit u. In-lane unpacks, then 128-bit shuffles. */
+INLINE void transpose(const __m512i v[8], __m512i w[8]) {
+    __m512i t[8], u[8];
+    for (int i = 0; i < 8; i += 4) {
+        t[i + 0] = _mm512_unpacklo_epi32(v[i + 0], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(v[i + 0], v[i + 1]);
+        t[i + 2] = _mm512_unpacklo_epi32(v[i + 2], v[i + 3]);
+        t[i + 3] = _mm512_unpackhi_epi32(v[i + 2], v[i + 3]);
+        u[i + 0] = _mm512_unpacklo_epi64(t[i + 0], t[i + 2]); /* dwords 0, 4 of 4 units */
+        u[i + 1] = _mm512_unpackhi_epi64(t[i + 0], t[i + 2]); /* 1, 5 */
+        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]); /* 2, 6 */
+        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]); /* 3, 7 */
+    }
+    for (int k = 0; k < 4; k++) {
+        w[k] = _mm512_shuffle_i32x4(u[k], u[k + 4], _MM_SHUFFLE(2, 0, 2, 0));
+        w[k + 4] = _mm512_shuffle_i32x4(u[k], u[k + 4], _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
+
+INLINE __m512i pair(__m256i lo, __m256i hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+INLINE __m256i load32(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* 16 bytes twice: [p | p], for nibble types whose dwords 0-3 and 4-7 share bytes. */
+INLINE __m256i load16x2(const uint8_t *p) {
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+}
+
+INLINE uint32_t read_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Unpacks one group (blocks < 16 of them present; K-quants: 8 or 16) starting at w. */
+INLINE void unpack(ls_dtype type, const uint8_t *w, int blocks, group *g) {
+    const __m512i nib = _mm512_set1_epi8(0x0F);
+    __m512i v[8];
+    if (type == LS_Q8_0 || type == LS_Q4_0 || type == LS_Q5_0) {
+        const int bytes = type == LS_Q8_0 ? 34 : type == LS_Q4_0 ? 18 : 22;
+        uint16_t d[16];
+        for (int u = 0; u < 16; u++) d[u] = u < blocks ? ls_read_u16(w + u * bytes) : 0;
+        g->scale = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d));
+        const int qs = type == LS_Q8_0 ? 2 : type == LS_Q4_0 ? 2 : 6;
+        __m256i unit[16];
+        uint32_t qh[16];
+        for (int u = 0; u < 16; u++) {
+            const uint8_t *b = w + u * bytes;
+            if (u >= blocks) {
+                unit[u] = _mm256_setzero_si256();
+                qh[u] = 0;
+                continue;
+            }
+            unit[u] = type == LS_Q8_0 ? load32(b + 2) : load16x2(b + qs);
+            qh[u] = type == LS_Q5_0 ? read_u32(b + 2) : 0;
+        }
+        _Pragma("GCC unroll 8")
+        for (int m = 0; m < 8; m++) {
+            int r = m < 4 ? m : m + 4;
+            v[m] = pair(unit[r], unit[r + 4]);
+            if (type == LS_Q8_0) {
+                v[m] = _mm512_xor_si512(v[m], _mm512_set1_epi8((char)0x80));
+                continue;
+            }
+            /* dwords 0-3 of a unit: low nibbles; 4-7: high nibbles */
+            v[m] = _mm512_and_si512(
+                _mm512_srlv_epi32(v[m], _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4)),
+                nib);
+            if (type == LS_Q5_0) {
+                /* fifth bit of element 4e+i (dword e, byte i) is bit 4e+i of qh: spread byte
+                 * e/2 over the dword, test bit i (+4 for odd e), add 16 where set */
+                __m512i h = pair(_mm256_set1_epi32((int)qh[r]), _mm256_set1_epi32((int)qh[r + 4]));
+                __m512i control = _mm512_setr_epi32(0, 0, 0x01010101, 0x01010101, 0x02020202, 0x02020202,
+                                                    0x03030303, 0x03030303, 0, 0, 0x01010101, 0x01010101,
+                                                    0x02020202, 0x02020202, 0x03030303, 0x03030303);
+                __m512i bits = _mm512_set4_epi32((int)0x80402010, 0x08040201, (int)0x80402010, 0x08040201);
+                __mmask64 high = _mm512_test_epi8_mask(_mm512_shuffle_epi8(h, control), bits);
+                v[m] = _mm512_mask_add_epi8(v[m], high, v[m], _mm512_set1_epi8(16));
+            }
+        }
+        transpose(v, g->w);
+        return;
+    }
+    /* K-quants: units 0-7 = sub-blocks of super-block 0, 8-15 of super-block 1 */
+    const int bytes = type == LS_Q4_K ? 144 : type == LS_Q5_K ? 176 : 210;
+    const int supers = blocks / 8;
+    float scale[16] = {0}, min[16] = {0};
+    int32_t scale_lo[16] = {0}, scale_hi[16] = {0};
+    for (int s = 0; s < supers; s++) {
+        const uint8_t *b = w + s * bytes;
+        if (type == LS_Q6_K) {
+            float d = ls_f16_to_f32(ls_read_u16(b + 208));
+            for (int j = 0; j < 8; j++) {
+                scale[8 * s + j] = d;
+                scale_lo[8 * s + j] = (int8_t)b[192 + 2 * j];
+                scale_hi[8 * s + j] = (int8_t)b[193 + 2 * j];
+            }
+        } else {
+            float d = ls_f16_to_f32(ls_read_u16(b)), dmin = ls_f16_to_f32(ls_read_u16(b + 2));
+            for (int j = 0; j < 8; j++) {
+                int sc, m;
+                ls_k_scale_min(b + 4, j, &sc, &m);
+                scale[8 * s + j] = d * (float)sc;
+                min[8 * s + j] = dmin * (float)m;
+            }
+        }
+    }
+    g->scale = _mm512_loadu_ps(scale);
+    g->min = _mm512_loadu_ps(min);
+    g->scale_lo = _mm512_loadu_si512(scale_lo);
+    g->scale_hi = _mm512_loadu_si512(scale_hi);
+    _Pragma("GCC unroll 8")
+    for (int m = 0; m < 8; m++) {
+        /* units r = 8s + j and r + 4, j = m % 4 */
+        const int s = m / 4, j = m % 4;
+        if (s >= supers) {
+            v[m] = _mm512_setzero_si512();
+            continue;
+        }
+        const uint8_t *b = w + s * bytes;
+        if (type == LS_Q4_K || type == LS_Q5_K) {
+            /* sub-block j: nibbles at qs + 32 (j/2), low for even j; j + 4: 64 bytes on */
+            const uint8_t *qs = b + (type == LS_Q4_K ? 16 : 48) + 32 * (j / 2);
+            v[m] = _mm512_and_si512(_mm512_srli_epi32(pair(load32(qs), load32(qs + 64)), 4 * (j & 1)), nib);
+            if (type == LS_Q5_K) { /* fifth bit of element i of sub-block j: bit j of qh[i] */
+                __m512i h = _mm512_broadcast_i64x4(load32(b + 16));
+                h = _mm512_srlv_epi32(h, pair(_mm256_set1_epi32(j), _mm256_set1_epi32(j + 4)));
+                v[m] = _mm512_or_si512(v[m], _mm512_slli_epi32(_mm512_and_si512(h, _mm512_set1_epi8(1)), 4));
+            }
+        } else {
+            /* Q6_K unit c (c = j, and j + 4 in the second half of the super-block):
+             * low nibble of ql[64h + 32(c&1) + l] >> 4(c>>1), high bits qh[32h + l] >> 2c */
+            const uint8_t *ql = b + 32 * (j & 1);
+            __m512i lo = _mm512_and_si512(_mm512_srli_epi32(pair(load32(ql), load32(ql + 64)), 4 * (j >> 1)), nib);
+            __m512i hi = _mm512_srli_epi32(_mm512_loadu_si512(b + 128), 2 * j);
+            hi = _mm512_slli_epi32(_mm512_and_si512(hi, _mm512_set1_epi8(3)), 4);
+            v[m] = _mm512_or_si512(lo, hi);
+        }
+    }
+    transpose(v, g->w);
+}
+
+/* acc lanes += partial(block) for the 16 blocks of one group and one token. */
+INLINE __m512 token_step(ls_dtype type, const group *g, const uint8_t *a, __m512 acc,
+                         __mmask16 mask) {
+    __m512 dx = _mm512_loadu_ps(a + LS_ACT_OFFSET_SCALE);
+    __m512i sum = _mm512_loadu_si512(a + LS_ACT_OFFSET_SUM);
+    __m512 partial;
+    if (type == LS_Q6_K) {
+        __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+        _Pragma("GCC unroll 8")
+        for (int k = 0; k < 4; k++) lo = _mm512_dpbusd_epi32(lo, g->w[k], _mm512_loadu_si512(a + 64 * k));
+        _Pragma("GCC unroll 8")
+        for (int k = 4; k < 8; k++) hi = _mm512_dpbusd_epi32(hi, g->w[k], _mm512_loadu_si512(a + 64 * k));
+        __m512i sum_lo = _mm512_loadu_si512(a + LS_ACT_OFFSET_SUM_LO);
+        lo = _mm512_sub_epi32(lo, _mm512_slli_epi32(sum_lo, 5));
+        hi = _mm512_sub_epi32(hi, _mm512_slli_epi32(_mm512_sub_epi32(sum, sum_lo), 5));
+        __m512i isum = _mm512_add_epi32(_mm512_mullo_epi32(lo, g->scale_lo),
+                                        _mm512_mullo_epi32(hi, g->scale_hi));
+        partial = _mm512_mul_ps(_mm512_mul_ps(g->scale, dx), _mm512_cvtepi32_ps(isum));
+    } else {
+        __m512i dot = _mm512_setzero_si512();
+        _Pragma("GCC unroll 8")
+        for (int k = 0; k < 8; k++) dot = _mm512_dpbusd_epi32(dot, g->w[k], _mm512_loadu_si512(a + 64 * k));
+        if (type == LS_Q4_K || type == LS_Q5_K) {
+            __m512 t = _mm512_sub_ps(_mm512_mul_ps(g->scale, _mm512_cvtepi32_ps(dot)),
+                                     _mm512_mul_ps(g->min, _mm512_cvtepi32_ps(sum)));
+            partial = _mm512_mul_ps(dx, t);
+        } else {
+            int offset_log2 = type == LS_Q8_0 ? 7 : type == LS_Q4_0 ? 3 : 4;
+            __m512i isum = _mm512_sub_epi32(dot, _mm512_slli_epi32(sum, (unsigned)offset_log2));
+            partial = _mm512_mul_ps(_mm512_mul_ps(g->scale, dx), _mm512_cvtepi32_ps(isum));
+        }
+    }
+    return _mm512_mask_add_ps(acc, mask, acc, partial);
+}
+
+/* Rows [row_first, row_end) for `nt` tokens starting at act (stride act_bytes). */
+INLINE void rows_quantized(ls_dtype type, const int nt, const uint8_t *weights,
+                           size_t row_bytes, int64_t n_in, int64_t row_first, int64_t row_end,
+                           const uint8_t *act, size_t act_bytes, float *out, int64_t out_stride) {
+    const int64_t blocks = n_in / 32;
+    for (int64_t r = row_first; r < row_end; r++) {
+        const uint8_t *row = weights + r * row_bytes;
+        __m512 acc[8];
+        _Pragma("GCC unroll 8")
+        for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+        for (int64_t b0 = 0; b0 < blocks; b0 += 16) {
+            int count = blocks - b0 < 16 ? (int)(blocks - b0) : 16;
+            __mmask16 mask = (__mmask16)((1u << count) - 1);
+            const uint8_t *w;
+            if (type == LS_Q8_0 || type == LS_Q4_0 || type == LS_Q5_0)
+                w = row + b0 * (type == LS_Q8_0 ? 34 : type == LS_Q4_0 ? 18 : 22);
+            else
+                w = row + (b0 / 8) * (type == LS_Q4_K ? 144 : type == LS_Q5_K ? 176 : 210);
+            group g;
+            unpack(type, w, count, &g);
+            const uint8_t *a = act + (b0 / 16) * LS_ACT_GROUP_BYTES;
+            _Pragma("GCC unroll 8")
+            for (int t = 0; t < nt; t++) acc[t] = token_step(type, &g, a + t * act_bytes, acc[t], mask);
+        }
+        _Pragma("GCC unroll 8")
+        for (int t = 0; t < nt; t++) out[t * out_stride + r] = lanes_tree(acc[t]);
+    }
+}
+
+INLINE __m512 load_weights_f(ls_dtype type, const uint8_t *row, int64_t i, __mmask16 m) {
+    if (type == LS_F32) return _mm512_maskz_loadu_ps(m, row + 4 * i);
+    __m256i h = _mm256_maskz_loadu_epi16(m, row + 2 * i);
+    if (type == LS_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+INLINE void rows_float(ls_dtype type, const int nt, const uint8_t *weights, size_t row_bytes,
+                       int64_t n_in, int64_t row_first, int64_t row_end, const uint8_t *act,
+                       size_t act_bytes, float *out, int64_t out_stride) {
+    for (int64_t r = row_first; r < row_end; r++) {
+        const uint8_t *row = weights + r * row_bytes;
+        __m512 acc[8];
+        _Pragma("GCC unroll 8")
+        for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+        for (int64_t i = 0; i < n_in; i += 16) {
+            __mmask16 m = n_in - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n_in - i)) - 1);
+            __m512 w = load_weights_f(type, row, i, m);
+            _Pragma("GCC unroll 8")
+            for (int t = 0; t < nt; t++) {
+                __m512 x = _mm512_maskz_loadu_ps(m, (const float *)(act + t * act_bytes) + i);
+                acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(w, x));
+            }
+        }
+        _Pragma("GCC unroll 8")
+        for (int t = 0; t < nt; t++) out[t * out_stride + r] = lanes_tree(acc[t]);
+    }
+}
+
+#define TILE(fn, TYPE, NT) fn(TYPE, NT, w, row_bytes, n_in, row_first, row_end, a, act_bytes, o, out_stride)
+
+#define DISPATCH_NT(fn, TYPE)          \
+    switch (nt) {                      \
+    case 8: TILE(fn, TYPE, 8); break;  \
+    case 4: TILE(fn, TYPE, 4); break;  \
+    case 2: TILE(fn, TYPE, 2); break;  \
+    default: TILE(fn, TYPE, 1); break; \
+    }
+
+void ls_matmul_avx512(ls_dtype weight_type, const void *weights, int64_t n_in,
+                      int64_t row_first, int64_t row_end, const void *activations,
+                      int64_t n_tokens, float *out, int64_t out_stride) {
+    const ls_dtype_info *info = ls_dtype_find(weight_type);
+    size_t row_bytes = (size_t)(n_in / info->block_elements) * info->block_bytes;
+    size_t act_bytes = ls_activation_row_bytes(weight_type, n_in);
+    const uint8_t *w = weights;
+    for (int64_t t0 = 0; t0 < n_tokens;) {
+        int64_t left = n_tokens - t0;
+        int nt = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const uint8_t *a = (const uint8_t *)activations + t0 * act_bytes;
+        float *o = out + t0 * out_stride;
+        switch (weight_type) {
+        case LS_Q4_0: DISPATCH_NT(rows_quantized, LS_Q4_0); break;
+        case LS_Q5_0: DISPATCH_NT(rows_quantized, LS_Q5_0); break;
+        case LS_Q8_0: DISPATCH_NT(rows_quantized, LS_Q8_0); break;
+        case LS_Q4_K: DISPATCH_NT(rows_quantized, LS_Q4_K); break;
+        case LS_Q5_K: DISPATCH_NT(rows_quantized, LS_Q5_K); break;
+        case LS_Q6_K: DISPATCH_NT(rows_quantized, LS_Q6_K); break;
+        case LS_F32: DISPATCH_NT(rows_float, LS_F32); break;
+        case LS_F16: DISPATCH_NT(rows_float, LS_F16); break;
+        case LS_BF16: DISPATCH_NT(rows_float, LS_BF16); break;
+        }
+        t0 += nt;
+    }
+}
