@@ -154,9 +154,6 @@ static float *kv_row(const ls_exec *e, int32_t layer, int which, int64_t pos) {
                        (size_t)g->kv_width;
 }
 
-/* Keys and values are kept at f16 precision (stored as f32), as llama.cpp's f16 cache does. */
-static float f16_round(float x) { return ls_f16_to_f32(ls_f32_to_f16(x)); }
-
 static void kv_store(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
     int64_t first, end;
     row_tile(e, s, thread, &first, &end);
@@ -167,16 +164,15 @@ static void kv_store(const ls_exec *e, const ls_step *s, const ls_node *n, int t
         float *kc = kv_row(e, n->p.attention.layer, 0, e->position + t);
         float *vc = kv_row(e, n->p.attention.layer, 1, e->position + t);
         for (int64_t i = 0; i < width; i++) {
-            kc[i] = f16_round(k[t * width + i]);
-            vc[i] = f16_round(v[t * width + i]);
+            kc[i] = k[t * width + i];
+            vc[i] = v[t * width + i];
         }
     }
 }
 
 /* For each query head in the tile and each row: scores over the visible keys, softmax,
  * weighted sum of values. Query at position p sees keys [max(0, p - window + 1), p].
- * Like llama.cpp, the query and the probabilities are rounded to f16 before their
- * products with the f16 cache; the softmax sum is taken in double, in key order. */
+ * The softmax sum is taken in double, in key order. */
 static void attention(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
     int64_t rows = s->one_row ? 1 : e->n_rows;
     const float *q = (const float *)buffer(e, s->in[0]);
@@ -192,7 +188,7 @@ static void attention(const ls_exec *e, const ls_step *s, const ls_node *n, int 
             int64_t pos = e->position + t;
             int64_t lo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
             const float *qh = q + t * n->width + h * head_dim;
-            for (int64_t d = 0; d < head_dim; d++) query[d] = f16_round(qh[d]);
+            for (int64_t d = 0; d < head_dim; d++) query[d] = qh[d];
             float max = -INFINITY;
             for (int64_t j = lo; j <= pos; j++) {
                 const float *k = kv_row(e, n->p.attention.layer, 0, j) + kv_offset;
@@ -210,7 +206,7 @@ static void attention(const ls_exec *e, const ls_step *s, const ls_node *n, int 
             for (int64_t d = 0; d < head_dim; d++) o[d] = 0;
             for (int64_t j = lo; j <= pos; j++) {
                 const float *v = kv_row(e, n->p.attention.layer, 1, j) + kv_offset;
-                float w = f16_round(scores[j] * inv);
+                float w = scores[j] * inv;
                 for (int64_t d = 0; d < head_dim; d++) o[d] += w * v[d];
             }
         }
