@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "cli/cli.h"
+#include "quant/quant.h"
 
 const char *ls_default_model_path(void) {
     static char path[PATH_MAX];
@@ -96,6 +97,10 @@ int cli_engine_load(cli_engine *e, const char *command, const cli_engine_params 
     memset(e, 0, sizeof *e);
     char err[LS_ERROR_SIZE];
     const char *path = params->model_path ? params->model_path : ls_default_model_path();
+    if (ls_isa_init_from_env(err)) {
+        cli_error(command, "%s", err);
+        return EXIT_BAD_INPUT;
+    }
     double start = cli_now_ms();
     if (ls_model_open(&e->model, path, err)) {
         cli_error(command, "%s", err);
