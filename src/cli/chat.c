@@ -67,30 +67,20 @@ int cmd_chat(int argc, char **argv) {
     int64_t n_reply = 512;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
-        int64_t n;
-        double f;
         int r;
         if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
             return 0;
         }
-#define FLAG(name, alias) ((r = cli_value(cmd, argc, argv, &i, name, alias, &v)) != 0)
-        if (FLAG("-m", "--model")) ep.model_path = v;
-        else if (FLAG("-s", "--system")) system = v;
-        else if (FLAG("-n", "--tokens")) { if (r > 0 && cli_int(cmd, "-n", v, 1, 1 << 24, &n_reply)) r = -1; }
-        else if (FLAG("--temp", NULL)) { if (r > 0 && !cli_float(cmd, "--temp", v, 0, 100, &f)) sp.temperature = (float)f; else r = -1; }
-        else if (FLAG("--top-k", NULL)) { if (r > 0 && !cli_int(cmd, "--top-k", v, 0, 1 << 30, &n)) sp.top_k = (int32_t)n; else r = -1; }
-        else if (FLAG("--top-p", NULL)) { if (r > 0 && !cli_float(cmd, "--top-p", v, 0, 1, &f)) sp.top_p = (float)f; else r = -1; }
-        else if (FLAG("--min-p", NULL)) { if (r > 0 && !cli_float(cmd, "--min-p", v, 0, 1, &f)) sp.min_p = (float)f; else r = -1; }
-        else if (FLAG("--repeat-penalty", NULL)) { if (r > 0 && !cli_float(cmd, "--repeat-penalty", v, 0.01, 100, &f)) sp.repeat_penalty = (float)f; else r = -1; }
-        else if (FLAG("--seed", NULL)) { if (r > 0 && !cli_int(cmd, "--seed", v, 0, INT64_MAX, &n)) sp.seed = (uint64_t)n; else r = -1; }
-        else if (FLAG("-t", "--threads")) { if (r > 0 && !cli_int(cmd, "-t", v, 1, LS_MAX_THREADS, &n)) ep.threads = (int)n; else r = -1; }
-        else if (FLAG("--ctx", NULL)) { if (r > 0 && cli_int(cmd, "--ctx", v, 16, 1 << 24, &ep.context)) r = -1; }
-        else {
+        if ((r = cli_engine_flag(cmd, argc, argv, &i, &ep)) || (r = cli_sampler_flag(cmd, argc, argv, &i, &sp))) {
+        } else if ((r = cli_value(cmd, argc, argv, &i, "-s", "--system", &v))) {
+            system = v;
+        } else if ((r = cli_value(cmd, argc, argv, &i, "-n", "--tokens", &v))) {
+            if (r > 0 && cli_int(cmd, "-n", v, 1, 1 << 24, &n_reply)) r = -1;
+        } else {
             cli_error(cmd, "unknown option '%s' (see --help)", argv[i]);
             return EXIT_BAD_INPUT;
         }
-#undef FLAG
         if (r < 0) return EXIT_BAD_INPUT;
     }
 

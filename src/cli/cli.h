@@ -31,6 +31,18 @@ int cli_float(const char *command, const char *flag, const char *text, double lo
               double *out);
 bool cli_is_help(const char *arg);
 
+/* The flags every engine command shares, at argv[*i]: -m/--model, -t/--threads, --ctx,
+ * --batch. 1 when taken (with its value), 0 when argv[*i] is something else, -1 on error
+ * (already printed). */
+struct cli_engine_params;
+int cli_engine_flag(const char *command, int argc, char **argv, int *i,
+                    struct cli_engine_params *params);
+
+/* The sampling flags, likewise: --temp, --top-k, --top-p, --min-p, --repeat-penalty, --seed. */
+struct ls_sampler_params;
+int cli_sampler_flag(const char *command, int argc, char **argv, int *i,
+                     struct ls_sampler_params *params);
+
 /* Milliseconds on a monotonic clock. */
 double cli_now_ms(void);
 

@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "cli/cli.h"
 #include "quant/quant.h"
+#include "text/sample.h"
 
 const char *ls_default_model_path(void) {
     static char path[PATH_MAX];
@@ -80,6 +81,49 @@ int cli_float(const char *command, const char *flag, const char *text, double lo
     }
     *out = v;
     return 0;
+}
+
+int cli_engine_flag(const char *cmd, int argc, char **argv, int *i, cli_engine_params *ep) {
+    const char *v = NULL;
+    int64_t n;
+    int r;
+    if ((r = cli_value(cmd, argc, argv, i, "-m", "--model", &v))) {
+        if (r > 0) ep->model_path = v;
+    } else if ((r = cli_value(cmd, argc, argv, i, "-t", "--threads", &v))) {
+        if (r > 0 && cli_int(cmd, "-t", v, 1, LS_MAX_THREADS, &n)) return -1;
+        if (r > 0) ep->threads = (int)n;
+    } else if ((r = cli_value(cmd, argc, argv, i, "--ctx", NULL, &v))) {
+        if (r > 0 && cli_int(cmd, "--ctx", v, 2, 1 << 24, &ep->context)) return -1;
+    } else if ((r = cli_value(cmd, argc, argv, i, "--batch", NULL, &v))) {
+        if (r > 0 && cli_int(cmd, "--batch", v, 1, 65536, &ep->batch)) return -1;
+    }
+    return r;
+}
+
+int cli_sampler_flag(const char *cmd, int argc, char **argv, int *i, ls_sampler_params *sp) {
+    static const struct {
+        const char *flag;
+        double lo, hi;
+    } reals[] = {{"--temp", 0, 100}, {"--top-p", 0, 1}, {"--min-p", 0, 1}, {"--repeat-penalty", 0.01, 100}};
+    float *targets[] = {&sp->temperature, &sp->top_p, &sp->min_p, &sp->repeat_penalty};
+    const char *v = NULL;
+    int64_t n;
+    double f;
+    int r;
+    for (size_t k = 0; k < sizeof reals / sizeof reals[0]; k++)
+        if ((r = cli_value(cmd, argc, argv, i, reals[k].flag, NULL, &v))) {
+            if (r > 0 && cli_float(cmd, reals[k].flag, v, reals[k].lo, reals[k].hi, &f)) return -1;
+            if (r > 0) *targets[k] = (float)f;
+            return r;
+        }
+    if ((r = cli_value(cmd, argc, argv, i, "--top-k", NULL, &v))) {
+        if (r > 0 && cli_int(cmd, "--top-k", v, 0, 1 << 30, &n)) return -1;
+        if (r > 0) sp->top_k = (int32_t)n;
+    } else if ((r = cli_value(cmd, argc, argv, i, "--seed", NULL, &v))) {
+        if (r > 0 && cli_int(cmd, "--seed", v, 0, INT64_MAX, &n)) return -1;
+        if (r > 0) sp->seed = (uint64_t)n;
+    }
+    return r;
 }
 
 double cli_now_ms(void) {

@@ -102,25 +102,22 @@ int cmd_eval(int argc, char **argv) {
     const char *text_path = NULL, *ids_path = NULL, *logits_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
-        int64_t n;
         int r;
         if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
             return 0;
         }
-#define FLAG(name, alias) ((r = cli_value(cmd, argc, argv, &i, name, alias, &v)) != 0)
-        if (FLAG("-m", "--model")) ep.model_path = v;
-        else if (FLAG("-f", "--file")) text_path = v;
-        else if (FLAG("--tokens", NULL)) ids_path = v;
-        else if (FLAG("--logits-out", NULL)) logits_path = v;
-        else if (FLAG("-t", "--threads")) { if (r > 0 && !cli_int(cmd, "-t", v, 1, LS_MAX_THREADS, &n)) ep.threads = (int)n; else r = -1; }
-        else if (FLAG("--ctx", NULL)) { if (r > 0 && cli_int(cmd, "--ctx", v, 2, 1 << 24, &ep.context)) r = -1; }
-        else if (FLAG("--batch", NULL)) { if (r > 0 && cli_int(cmd, "--batch", v, 1, 65536, &ep.batch)) r = -1; }
-        else {
+        if ((r = cli_engine_flag(cmd, argc, argv, &i, &ep))) {
+        } else if ((r = cli_value(cmd, argc, argv, &i, "-f", "--file", &v))) {
+            text_path = v;
+        } else if ((r = cli_value(cmd, argc, argv, &i, "--tokens", NULL, &v))) {
+            ids_path = v;
+        } else if ((r = cli_value(cmd, argc, argv, &i, "--logits-out", NULL, &v))) {
+            logits_path = v;
+        } else {
             cli_error(cmd, "unknown option '%s' (see --help)", argv[i]);
             return EXIT_BAD_INPUT;
         }
-#undef FLAG
         if (r < 0) return EXIT_BAD_INPUT;
     }
     if (!text_path == !ids_path) {
