@@ -15,7 +15,7 @@ say() { echo "setup: $*" >&2; }
 
 # Debian packages: install only what is missing.
 packages=(build-essential python3 python3-venv python3-dev)
-[ $want_test = 1 ] && packages+=(clang libclang-rt-14-dev cmake)
+[ $want_test = 1 ] && packages+=(clang libclang-rt-14-dev cmake strace binutils)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

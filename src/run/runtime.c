@@ -4,7 +4,17 @@
  * for a call. A call bumps `generation`; every thread then runs its tile of step 0, meets
  * the others at the barrier, runs its tile of step 1, and so on. The barrier is the only
  * atomic in the hot loop. Between calls a worker spins for a while, then sleeps on a futex,
- * so an idle engine does not burn CPUs. */
+ * so an idle engine does not burn CPUs.
+ *
+ * The spin between calls is measured in time-stamp-counter ticks, not in pause
+ * instructions: it must outlast what the caller does between two calls while generating
+ * (sample a token, write it), or every token would cost a futex wake, a system call the
+ * static-memory contract forbids (tests/python/test_contracts.py counts them). When there
+ * are more threads than CPUs, a thread that waits yields its CPU after a short spin: the
+ * thread it waits for may be queued behind it on the same CPU (without this, a tiny model
+ * on 2 CPUs took 0.7 s a token with 3 threads and 2.5 s with 8; with it, 2 and 6 ms). That
+ * sched_yield is a system call, so the no-system-call promise holds only for thread counts
+ * up to the number of CPUs. */
 #include "run/runtime.h"
 
 #include <errno.h>
@@ -22,7 +32,10 @@
 #include "base/fmath.h"
 #include "quant/quant.h"
 
-#define SPIN_BEFORE_SLEEP (1 << 20) /* pause instructions (a few ms) before a worker sleeps */
+/* TSC ticks a worker spins after its last call before it sleeps: 2^29, 0.15-0.5 s at
+ * 1-3.5 GHz, far longer than sampling and writing a token takes. */
+#define SPIN_TICKS_BEFORE_SLEEP (1ull << 29)
+#define SPIN_BEFORE_YIELD 64 /* pauses before an oversubscribed waiter yields its CPU */
 
 typedef struct worker_arg {
     struct ls_runtime *runtime;
@@ -34,6 +47,7 @@ struct ls_runtime {
     worker_arg args[LS_MAX_THREADS];
     int caller_sense;            /* thread 0's barrier sense */
     int n_threads;
+    bool oversubscribed;         /* more threads than CPUs: waiters yield (see the top) */
     pthread_t threads[LS_MAX_THREADS];
     bool started[LS_MAX_THREADS];
     _Atomic uint32_t generation; /* bumped once per call (and at shutdown) */
@@ -59,7 +73,11 @@ static void barrier(ls_runtime *r, int *local_sense) {
         atomic_store_explicit(&r->arrived, 0, memory_order_relaxed);
         atomic_store_explicit(&r->sense, *local_sense, memory_order_release);
     } else {
-        while (atomic_load_explicit(&r->sense, memory_order_acquire) != *local_sense) _mm_pause();
+        unsigned spins = 0;
+        while (atomic_load_explicit(&r->sense, memory_order_acquire) != *local_sense) {
+            _mm_pause();
+            if (r->oversubscribed && ++spins % SPIN_BEFORE_YIELD == 0) sched_yield();
+        }
     }
 }
 
@@ -78,10 +96,12 @@ static void *worker(void *arg) {
     uint32_t seen = 0;
     for (;;) {
         uint32_t now;
-        long spins = 0;
+        unsigned spins = 0;
+        uint64_t spin_start = __rdtsc();
         while ((now = atomic_load_explicit(&r->generation, memory_order_acquire)) == seen) {
-            if (++spins < SPIN_BEFORE_SLEEP) {
+            if (__rdtsc() - spin_start < SPIN_TICKS_BEFORE_SLEEP) {
                 _mm_pause();
+                if (r->oversubscribed && ++spins % SPIN_BEFORE_YIELD == 0) sched_yield();
                 continue;
             }
             atomic_fetch_add(&r->sleepers, 1);
@@ -130,6 +150,8 @@ ls_runtime *ls_runtime_create(const ls_program *p, char *err) {
         return NULL;
     }
     r->n_threads = p->n_threads;
+    long n_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    r->oversubscribed = n_cpus > 0 && r->n_threads > n_cpus;
     r->exec.program = p;
     const ls_graph *g = &p->graph;
     int64_t half = g->rope[0].dim / 2;

@@ -1,8 +1,9 @@
 /* runtime.h — runs a compiled program: threads pinned to their tiles, a barrier between
  * steps, and the state that outlives a call (KV cache, RoPE tables, arena).
  *
- * Everything is allocated in ls_runtime_create; ls_runtime_forward allocates nothing and
- * makes no system call (workers spin at the barrier while a call runs). */
+ * Everything is allocated in ls_runtime_create; ls_runtime_forward allocates nothing and,
+ * with no more threads than CPUs, makes no system call (workers spin at the barrier while a
+ * call runs; with more threads than CPUs, waiters yield the CPU with sched_yield). */
 #ifndef LS_RUNTIME_H
 #define LS_RUNTIME_H
 
