@@ -26,7 +26,7 @@ LIB_OBJECTS  := $(LIB_SOURCES:%.c=$(BUILD)/%.o)
 CLI_OBJECTS  := $(CLI_SOURCES:%.c=$(BUILD)/%.o)
 TEST_BINS    := $(TEST_SOURCES:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all tests run test asan fuzz clean
+.PHONY: all tests run test asan fuzz clean bench
 all: $(BUILD)/lockstep
 
 $(BUILD)/lockstep: $(CLI_OBJECTS) $(BUILD)/liblockstep.a
@@ -68,6 +68,10 @@ build-fuzz/%: fuzz/%.c $(LIB_SOURCES)
 run: all
 	scripts/setup.sh
 	./build/lockstep run -p "The three primary colors are" -n 64
+
+bench: all
+	scripts/setup.sh --test
+	.venv/bin/python bench/compare.py
 
 test:
 	scripts/setup.sh --test

@@ -18,6 +18,7 @@
 #include "quant/matmul_kernels.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -78,21 +79,22 @@ INLINE void unpack(ls_dtype type, const uint8_t *w, int blocks, group *g) {
     __m512i v[8];
     if (type == LS_Q8_0 || type == LS_Q4_0 || type == LS_Q5_0) {
         const int bytes = type == LS_Q8_0 ? 34 : type == LS_Q4_0 ? 18 : 22;
-        uint16_t d[16];
-        for (int u = 0; u < 16; u++) d[u] = u < blocks ? ls_read_u16(w + u * bytes) : 0;
-        g->scale = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d));
+        /* the 16 f16 scales in one masked gather (dword at each block start, low half) */
+        const __mmask16 present = blocks >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << blocks) - 1);
+        const __m512i index = _mm512_mullo_epi32(
+            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(bytes));
+        __m512i d32 = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), present, index, w, 1);
+        g->scale = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32));
         const int qs = type == LS_Q8_0 ? 2 : type == LS_Q4_0 ? 2 : 6;
         __m256i unit[16];
         uint32_t qh[16];
+        _Pragma("GCC unroll 16")
         for (int u = 0; u < 16; u++) {
             const uint8_t *b = w + u * bytes;
-            if (u >= blocks) {
-                unit[u] = _mm256_setzero_si256();
-                qh[u] = 0;
-                continue;
-            }
-            unit[u] = type == LS_Q8_0 ? load32(b + 2) : load16x2(b + qs);
-            qh[u] = type == LS_Q5_0 ? read_u32(b + 2) : 0;
+            int in = u < blocks;
+            unit[u] = type == LS_Q8_0 ? _mm256_maskz_loadu_epi8(in ? ~0u : 0, b + 2)
+                                      : _mm256_broadcastsi128_si256(_mm_maskz_loadu_epi8(in ? 0xFFFF : 0, b + qs));
+            qh[u] = type == LS_Q5_0 && in ? read_u32(b + 2) : 0;
         }
         _Pragma("GCC unroll 8")
         for (int m = 0; m < 8; m++) {
@@ -273,6 +275,251 @@ INLINE void rows_float(ls_dtype type, const int nt, const uint8_t *weights, size
     }
 }
 
+/* ---- one token: the weights in their natural order ------------------------------------
+ *
+ * A single token (decode) gets no weight reuse, so the weight transpose above would be paid
+ * once per byte. Instead the token's activation is rearranged once per call into natural
+ * order (block b's 32 quants at 32 b), and each pair of blocks of a group is one vpdpbusd
+ * against the weights as they lie in the file: P_k holds the 16 dword partial sums of units
+ * 2k and 2k+1 (four 128-bit lanes: lo half of 2k, hi half of 2k, lo and hi of 2k+1). A
+ * fixed add tree of exact int32 sums folds the eight P_k into one vector whose lane i holds
+ * unit T[i] (T below); scales, minimums and activation sums are kept in that same lane
+ * order, so every lane runs the canonical float steps for its block, and the accumulator is
+ * put back into canonical lane order once per row, before the tree. Integer sums are exact,
+ * so the different grouping of the integer additions changes no bit. */
+
+#define NATURAL_MAX 16384 /* elements; longer rows take the path above */
+
+static const int32_t lane_unit[16] = {0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15};
+static const int32_t unit_lane[16] = {0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15};
+
+typedef struct natural {
+    int8_t q[NATURAL_MAX];                   /* block b's quants at 32 b */
+    float dx[NATURAL_MAX / 32];              /* group g, lane i: block 16 g + T[i] */
+    int32_t sum[NATURAL_MAX / 32];           /* same order: the block's quant sum */
+    int32_t sum_lo[NATURAL_MAX / 32];        /* its first 16 quants */
+    int32_t sum_hi[NATURAL_MAX / 32];        /* its last 16 */
+} natural;
+
+static void natural_from_activation(const uint8_t *act, int64_t n_in, natural *x) {
+    int64_t blocks = n_in / 32, groups = (blocks + 15) / 16;
+    for (int64_t g = 0; g < groups; g++) {
+        const uint8_t *group = act + g * LS_ACT_GROUP_BYTES;
+        for (int j = 0; j < 16; j++) {
+            int64_t b = 16 * g + j;
+            int64_t t = 16 * g + unit_lane[j];
+            float d;
+            int32_t sum, sum_lo;
+            memcpy(&d, group + LS_ACT_OFFSET_SCALE + 4 * j, 4);
+            memcpy(&sum, group + LS_ACT_OFFSET_SUM + 4 * j, 4);
+            memcpy(&sum_lo, group + LS_ACT_OFFSET_SUM_LO + 4 * j, 4);
+            x->dx[t] = b < blocks ? d : 0.0f;
+            x->sum[t] = b < blocks ? sum : 0;
+            x->sum_lo[t] = b < blocks ? sum_lo : 0;
+            x->sum_hi[t] = b < blocks ? sum - sum_lo : 0;
+            if (b >= blocks) continue;
+            for (int k = 0; k < 8; k++) memcpy(x->q + 32 * b + 4 * k, group + 64 * k + 4 * j, 4);
+        }
+    }
+}
+
+/* Folds P[0..8) to 16 unit sums in lane order T (halves added), or, with lo/hi, keeps the
+ * sums of the two 16-element halves apart (Q6_K's two scales). */
+INLINE void fold(const __m512i P[8], __m512i *lo, __m512i *hi) {
+    __m512i R[4], S[2];
+    for (int m = 0; m < 4; m++)
+        R[m] = _mm512_add_epi32(_mm512_unpacklo_epi32(P[2 * m], P[2 * m + 1]),
+                                _mm512_unpackhi_epi32(P[2 * m], P[2 * m + 1]));
+    for (int n = 0; n < 2; n++)
+        S[n] = _mm512_add_epi32(_mm512_unpacklo_epi64(R[2 * n], R[2 * n + 1]),
+                                _mm512_unpackhi_epi64(R[2 * n], R[2 * n + 1]));
+    *lo = _mm512_shuffle_i32x4(S[0], S[1], _MM_SHUFFLE(2, 0, 2, 0));
+    *hi = _mm512_shuffle_i32x4(S[0], S[1], _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+INLINE __m512i load_pair(const uint8_t *a, const uint8_t *b, __mmask32 ma, __mmask32 mb) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_maskz_loadu_epi8(ma, a)),
+                              _mm256_maskz_loadu_epi8(mb, b), 1);
+}
+
+INLINE __m512i bcast16x2(const uint8_t *a, const uint8_t *b, __mmask16 ma, __mmask16 mb) {
+    __m512i lo = _mm512_broadcast_i32x4(_mm_maskz_loadu_epi8(ma, a));
+    return _mm512_mask_broadcast_i32x4(lo, 0xFF00, _mm_maskz_loadu_epi8(mb, b));
+}
+
+/* acc (lane order T) += the partials of one group: `count` blocks (16, or fewer at the end
+ * of a row; K-quants 8 or 16) starting at w, the activation's group at x (index 16 g). */
+INLINE __m512 natural_group(ls_dtype type, const uint8_t *w, const natural *x, int64_t g,
+                            int count, __m512 acc, int tail) {
+    const __m512i nib = _mm512_set1_epi8(0x0F);
+    const int8_t *xq = x->q + 512 * g;
+    __m512i P[8];
+    __mmask16 lanes = 0xFFFF;
+    if (tail) {
+        lanes = 0;
+        for (int i = 0; i < 16; i++) lanes |= (__mmask16)((lane_unit[i] < count) << i);
+    }
+    if (type == LS_Q8_0 || type == LS_Q4_0 || type == LS_Q5_0) {
+        const int bytes = type == LS_Q8_0 ? 34 : type == LS_Q4_0 ? 18 : 22;
+        const __m512i index = _mm512_mullo_epi32(_mm512_loadu_si512(lane_unit), _mm512_set1_epi32(bytes));
+        __m512i d32 = tail ? _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), lanes, index, w, 1)
+                           : _mm512_i32gather_epi32(index, w, 1);
+        __m512 scale = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32));
+        _Pragma("GCC unroll 8")
+        for (int k = 0; k < 8; k++) {
+            const uint8_t *b0 = w + (2 * k) * bytes, *b1 = w + (2 * k + 1) * bytes;
+            int in0 = !tail || 2 * k < count, in1 = !tail || 2 * k + 1 < count;
+            __m512i v;
+            if (type == LS_Q8_0) {
+                v = load_pair(b0 + 2, b1 + 2, in0 ? ~0u : 0, in1 ? ~0u : 0);
+                v = _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
+            } else {
+                const int qs = type == LS_Q4_0 ? 2 : 6;
+                v = bcast16x2(b0 + qs, b1 + qs, in0 ? 0xFFFF : 0, in1 ? 0xFFFF : 0);
+                v = _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)), nib);
+                if (type == LS_Q5_0) {
+                    uint32_t h0 = in0 ? read_u32(b0 + 2) : 0, h1 = in1 ? read_u32(b1 + 2) : 0;
+                    __mmask64 high = (__mmask64)h0 | (__mmask64)h1 << 32;
+                    v = _mm512_mask_add_epi8(v, high, v, _mm512_set1_epi8(16));
+                }
+            }
+            P[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_loadu_si512(xq + 64 * k));
+        }
+        __m512i lo, hi;
+        fold(P, &lo, &hi);
+        int offset_log2 = type == LS_Q8_0 ? 7 : type == LS_Q4_0 ? 3 : 4;
+        __m512i sum = _mm512_loadu_si512(x->sum + 16 * g);
+        __m512i isum = _mm512_sub_epi32(_mm512_add_epi32(lo, hi), _mm512_slli_epi32(sum, (unsigned)offset_log2));
+        __m512 dx = _mm512_loadu_ps(x->dx + 16 * g);
+        __m512 partial = _mm512_mul_ps(_mm512_mul_ps(scale, dx), _mm512_cvtepi32_ps(isum));
+        return tail ? _mm512_mask_add_ps(acc, lanes, acc, partial) : _mm512_add_ps(acc, partial);
+    }
+    const int bytes = type == LS_Q4_K ? 144 : type == LS_Q5_K ? 176 : 210;
+    const int supers = count / 8;
+    __m512 dvec, mvec = _mm512_setzero_ps();
+    __m512i sc_lo = _mm512_setzero_si512(), sc_hi = _mm512_setzero_si512();
+    __m512 scale, min = _mm512_setzero_ps();
+    {
+        const uint8_t *s0 = w, *s1 = w + bytes;
+        int two = supers == 2;
+        if (type == LS_Q6_K) {
+            float d0 = ls_f16_to_f32(ls_read_u16(s0 + 208)), d1 = two ? ls_f16_to_f32(ls_read_u16(s1 + 208)) : 0.0f;
+            dvec = _mm512_mask_mov_ps(_mm512_set1_ps(d0), 0xFF00, _mm512_set1_ps(d1));
+            /* 16 int8 scales per super-block: unit c takes 2c (lo) and 2c + 1 (hi) */
+            __m128i a = _mm_loadu_si128((const __m128i *)(s0 + 192));
+            __m128i b = two ? _mm_loadu_si128((const __m128i *)(s1 + 192)) : _mm_setzero_si128();
+            const __m128i order = _mm_setr_epi8(0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15);
+            a = _mm_shuffle_epi8(a, order); /* [lo in lane order T (8), hi (8)] */
+            b = _mm_shuffle_epi8(b, order);
+            sc_lo = _mm512_cvtepi8_epi32(_mm_unpacklo_epi64(a, b));
+            sc_hi = _mm512_cvtepi8_epi32(_mm_unpackhi_epi64(a, b));
+            scale = dvec;
+        } else {
+            float d0 = ls_f16_to_f32(ls_read_u16(s0)), m0 = ls_f16_to_f32(ls_read_u16(s0 + 2));
+            float d1 = two ? ls_f16_to_f32(ls_read_u16(s1)) : 0.0f;
+            float m1 = two ? ls_f16_to_f32(ls_read_u16(s1 + 2)) : 0.0f;
+            dvec = _mm512_mask_mov_ps(_mm512_set1_ps(d0), 0xFF00, _mm512_set1_ps(d1));
+            mvec = _mm512_mask_mov_ps(_mm512_set1_ps(m0), 0xFF00, _mm512_set1_ps(m1));
+            uint64_t sc[2] = {0, 0}, mn[2] = {0, 0};
+            for (int s = 0; s < supers; s++) {
+                const uint8_t *q = (s ? s1 : s0) + 4;
+                uint32_t A = read_u32(q), B = read_u32(q + 4), C = read_u32(q + 8);
+                uint32_t sc_lo4 = A & 0x3F3F3F3Fu, mn_lo4 = B & 0x3F3F3F3Fu;
+                uint32_t sc_hi4 = (C & 0x0F0F0F0Fu) | ((A >> 2) & 0x30303030u);
+                uint32_t mn_hi4 = ((C >> 4) & 0x0F0F0F0Fu) | ((B >> 2) & 0x30303030u);
+                sc[s] = sc_lo4 | (uint64_t)sc_hi4 << 32;
+                mn[s] = mn_lo4 | (uint64_t)mn_hi4 << 32;
+            }
+            const __m128i order = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+            __m128i scb = _mm_shuffle_epi8(_mm_set_epi64x((long long)sc[1], (long long)sc[0]), order);
+            __m128i mnb = _mm_shuffle_epi8(_mm_set_epi64x((long long)mn[1], (long long)mn[0]), order);
+            scale = _mm512_mul_ps(dvec, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(scb)));
+            min = _mm512_mul_ps(mvec, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mnb)));
+        }
+    }
+    _Pragma("GCC unroll 8")
+    for (int k = 0; k < 8; k++) {
+        const int s = k / 4, j = 2 * (k % 4); /* units j and j + 1 of super-block s */
+        if (s >= supers) {
+            P[k] = _mm512_setzero_si512();
+            continue;
+        }
+        const uint8_t *b = w + s * bytes;
+        __m512i v;
+        if (type == LS_Q4_K || type == LS_Q5_K) {
+            const uint8_t *qs = b + (type == LS_Q4_K ? 16 : 48) + 32 * (j / 2);
+            v = _mm512_broadcast_i64x4(load32(qs));
+            v = _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4)), nib);
+            if (type == LS_Q5_K) {
+                __m512i h = _mm512_broadcast_i64x4(load32(b + 16));
+                __m512i bit = _mm512_mask_mov_epi8(_mm512_set1_epi8((char)(1 << j)),
+                                                   0xFFFFFFFF00000000ull, _mm512_set1_epi8((char)(1 << (j + 1))));
+                v = _mm512_mask_add_epi8(v, _mm512_test_epi8_mask(h, bit), v, _mm512_set1_epi8(16));
+            }
+        } else {
+            /* Q6_K units c = j, j + 1: half h = j / 4, low nibbles of ql[64h .. 64h + 64)
+             * shifted by 4 ((j % 4) / 2), high pairs qh[32h + l] >> 2 (j % 4) and + 2 */
+            const int h = j / 4, c = j % 4;
+            __m512i lo = _mm512_loadu_si512(b + 64 * h);
+            lo = _mm512_and_si512(_mm512_srli_epi64(lo, (unsigned)(4 * (c / 2))), nib);
+            __m512i hb = _mm512_broadcast_i64x4(load32(b + 128 + 32 * h));
+            hb = _mm512_srlv_epi64(hb, _mm512_setr_epi64(2 * c, 2 * c, 2 * c, 2 * c,
+                                                         2 * c + 2, 2 * c + 2, 2 * c + 2, 2 * c + 2));
+            hb = _mm512_slli_epi64(_mm512_and_si512(hb, _mm512_set1_epi8(3)), 4);
+            v = _mm512_or_si512(lo, hb);
+        }
+        P[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_loadu_si512(xq + 64 * k));
+    }
+    __m512i lo, hi;
+    fold(P, &lo, &hi);
+    __m512 dx = _mm512_loadu_ps(x->dx + 16 * g);
+    __m512 partial;
+    if (type == LS_Q6_K) {
+        lo = _mm512_sub_epi32(lo, _mm512_slli_epi32(_mm512_loadu_si512(x->sum_lo + 16 * g), 5));
+        hi = _mm512_sub_epi32(hi, _mm512_slli_epi32(_mm512_loadu_si512(x->sum_hi + 16 * g), 5));
+        __m512i isum = _mm512_add_epi32(_mm512_mullo_epi32(lo, sc_lo), _mm512_mullo_epi32(hi, sc_hi));
+        partial = _mm512_mul_ps(_mm512_mul_ps(scale, dx), _mm512_cvtepi32_ps(isum));
+    } else {
+        __m512i sum = _mm512_loadu_si512(x->sum + 16 * g);
+        __m512 t = _mm512_sub_ps(_mm512_mul_ps(scale, _mm512_cvtepi32_ps(_mm512_add_epi32(lo, hi))),
+                                 _mm512_mul_ps(min, _mm512_cvtepi32_ps(sum)));
+        partial = _mm512_mul_ps(dx, t);
+    }
+    return tail ? _mm512_mask_add_ps(acc, lanes, acc, partial) : _mm512_add_ps(acc, partial);
+}
+
+INLINE void rows_natural(ls_dtype type, const uint8_t *weights, size_t row_bytes, int64_t n_in,
+                         int64_t row_first, int64_t row_end, const natural *x, float *out) {
+    const int64_t blocks = n_in / 32, full = blocks / 16;
+    const int rest = (int)(blocks % 16);
+    const size_t group_bytes = (type == LS_Q8_0 ? 34 : type == LS_Q4_0 ? 18 : type == LS_Q5_0 ? 22
+                                : type == LS_Q4_K ? 288 : type == LS_Q5_K ? 352 : 420) *
+                               (ls_dtype_find(type)->block_elements == 32 ? 16 : 1);
+    const __m512i to_canonical = _mm512_loadu_si512(unit_lane);
+    for (int64_t r = row_first; r < row_end; r++) {
+        const uint8_t *row = weights + r * row_bytes;
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t g = 0; g < full; g++) acc = natural_group(type, row + g * group_bytes, x, g, 16, acc, 0);
+        if (rest) acc = natural_group(type, row + full * group_bytes, x, full, rest, acc, 1);
+        out[r] = lanes_tree(_mm512_permutexvar_ps(to_canonical, acc));
+    }
+}
+
+static void matmul_natural(ls_dtype type, const uint8_t *w, size_t row_bytes, int64_t n_in,
+                           int64_t row_first, int64_t row_end, const uint8_t *act, float *out) {
+    natural x __attribute__((aligned(64)));
+    natural_from_activation(act, n_in, &x);
+    switch (type) {
+    case LS_Q4_0: rows_natural(LS_Q4_0, w, row_bytes, n_in, row_first, row_end, &x, out); break;
+    case LS_Q5_0: rows_natural(LS_Q5_0, w, row_bytes, n_in, row_first, row_end, &x, out); break;
+    case LS_Q8_0: rows_natural(LS_Q8_0, w, row_bytes, n_in, row_first, row_end, &x, out); break;
+    case LS_Q4_K: rows_natural(LS_Q4_K, w, row_bytes, n_in, row_first, row_end, &x, out); break;
+    case LS_Q5_K: rows_natural(LS_Q5_K, w, row_bytes, n_in, row_first, row_end, &x, out); break;
+    case LS_Q6_K: rows_natural(LS_Q6_K, w, row_bytes, n_in, row_first, row_end, &x, out); break;
+    default: break;
+    }
+}
+
 #define TILE(fn, TYPE, NT) fn(TYPE, NT, w, row_bytes, n_in, row_first, row_end, a, act_bytes, o, out_stride)
 
 #define DISPATCH_NT(fn, TYPE)          \
@@ -290,6 +537,10 @@ void ls_matmul_avx512(ls_dtype weight_type, const void *weights, int64_t n_in,
     size_t row_bytes = (size_t)(n_in / info->block_elements) * info->block_bytes;
     size_t act_bytes = ls_activation_row_bytes(weight_type, n_in);
     const uint8_t *w = weights;
+    if (n_tokens == 1 && !ls_dtype_is_float(weight_type) && n_in <= NATURAL_MAX) {
+        matmul_natural(weight_type, w, row_bytes, n_in, row_first, row_end, activations, out);
+        return;
+    }
     for (int64_t t0 = 0; t0 < n_tokens;) {
         int64_t left = n_tokens - t0;
         int nt = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;

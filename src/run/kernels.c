@@ -5,18 +5,22 @@
  *   sum of squares, dot products: element i goes to lane i % 16 (each lane adds in index
  *   order), then lanes are folded pairwise: l[i] += l[i + 8], then + 4, + 2, + 1.
  *   softmax sum and the weighted sum of values: keys in position order.
- *   matmul: see quant/quant.c. */
+ *   matmul: see quant/quant.c.
+ *
+ * The inner loops with an AVX-512 version (kernels_simd.h: the lane dot, y += w x, the
+ * norm's scaling, add) keep these orders exactly; which runs follows LOCKSTEP_ISA. */
 #include <math.h>
 #include <string.h>
 
 #include "base/fmath.h"
 #include "quant/quant.h"
+#include "run/kernels_simd.h"
 #include "run/runtime.h"
 
 #define LANES 16
 
 /* The canonical 16-lane fold of a[i] * b[i] (b == NULL: a[i] * a[i]). */
-static float lane_dot(const float *a, const float *b, int64_t n) {
+float ls_lane_dot_scalar(const float *a, const float *b, int64_t n) {
     float lanes[LANES] = {0};
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES)
@@ -25,6 +29,24 @@ static float lane_dot(const float *a, const float *b, int64_t n) {
     for (int width = LANES / 2; width >= 1; width /= 2)
         for (int l = 0; l < width; l++) lanes[l] += lanes[l + width];
     return lanes[0];
+}
+
+void ls_axpy_scalar(float *y, float w, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += w * x[i];
+}
+
+void ls_scale_mul_scalar(float *y, const float *x, float scale, const float *w, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
+}
+
+void ls_add_scalar(float *y, const float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+static bool simd(void) { return ls_isa_current() == LS_ISA_AVX512; }
+
+static float lane_dot(const float *a, const float *b, int64_t n) {
+    return simd() ? ls_lane_dot_avx512(a, b, n) : ls_lane_dot_scalar(a, b, n);
 }
 
 static uint8_t *buffer(const ls_exec *e, int32_t id) {
@@ -72,7 +94,8 @@ static void rmsnorm(const ls_exec *e, const ls_step *s, const ls_node *n, int th
             float *y = out + t * n->width + g;
             float mean = lane_dot(x, NULL, group) / (float)group;
             float scale = 1.0f / sqrtf(mean + n->p.eps);
-            for (int64_t i = 0; i < group; i++) y[i] = (x[i] * scale) * w[i];
+            if (simd()) ls_scale_mul_avx512(y, x, scale, w, group);
+            else ls_scale_mul_scalar(y, x, scale, w, group);
         }
 }
 
@@ -106,9 +129,13 @@ static void add(const ls_exec *e, const ls_step *s, const ls_node *n, int thread
     const float *a = (const float *)buffer(e, s->in[0]);
     const float *b = (const float *)buffer(e, s->in[1]);
     float *out = (float *)buffer(e, s->out);
-    for (int64_t t = 0; t < rows; t++)
-        for (int64_t i = s->tile[thread]; i < s->tile[thread + 1]; i++)
-            out[t * n->width + i] = a[t * n->width + i] + b[t * n->width + i];
+    int64_t first = s->tile[thread], count = s->tile[thread + 1] - first;
+    bool vector = simd();
+    for (int64_t t = 0; t < rows && count > 0; t++) {
+        int64_t at = t * n->width + first;
+        if (vector) ls_add_avx512(out + at, a + at, b + at, count);
+        else ls_add_scalar(out + at, a + at, b + at, count);
+    }
 }
 
 static void glu(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
@@ -182,6 +209,7 @@ static void attention(const ls_exec *e, const ls_step *s, const ls_node *n, int 
     int64_t window = n->p.attention.window;
     float *scores = e->scratch + (size_t)thread * (size_t)(e->program->context + e->program->graph.kv_width);
     float *query = scores + e->program->context; /* [head_dim] */
+    bool vector = simd();
     for (int64_t h = s->tile[thread]; h < s->tile[thread + 1]; h++) {
         int64_t kv_offset = (h / group) * head_dim;
         for (int64_t t = 0; t < rows; t++) {
@@ -192,7 +220,9 @@ static void attention(const ls_exec *e, const ls_step *s, const ls_node *n, int 
             float max = -INFINITY;
             for (int64_t j = lo; j <= pos; j++) {
                 const float *k = kv_row(e, n->p.attention.layer, 0, j) + kv_offset;
-                float score = lane_dot(query, k, head_dim) * n->p.attention.scale;
+                float score = (vector ? ls_lane_dot_avx512(query, k, head_dim)
+                                      : ls_lane_dot_scalar(query, k, head_dim)) *
+                              n->p.attention.scale;
                 scores[j] = score;
                 if (score > max) max = score;
             }
@@ -207,7 +237,8 @@ static void attention(const ls_exec *e, const ls_step *s, const ls_node *n, int 
             for (int64_t j = lo; j <= pos; j++) {
                 const float *v = kv_row(e, n->p.attention.layer, 1, j) + kv_offset;
                 float w = scores[j] * inv;
-                for (int64_t d = 0; d < head_dim; d++) o[d] += w * v[d];
+                if (vector) ls_axpy_avx512(o, w, v, head_dim);
+                else ls_axpy_scalar(o, w, v, head_dim);
             }
         }
     }

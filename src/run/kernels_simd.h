@@ -1,0 +1,30 @@
+/* kernels_simd.h — the inner loops of kernels.c that have an AVX-512 version.
+ *
+ * Each _scalar function is the reference and fixes the order of every float operation;
+ * the _avx512 one (kernels_avx512.c, built with the ISA flags) does the same operations in
+ * the same order, one vector lane per element or per canonical lane, so both give the same
+ * bits. kernels.c picks the AVX-512 version when ls_isa_current() is LS_ISA_AVX512
+ * (LOCKSTEP_ISA=scalar or avx2 keeps the scalar loops). No FMA anywhere. */
+#ifndef LS_RUN_KERNELS_SIMD_H
+#define LS_RUN_KERNELS_SIMD_H
+
+#include <stdint.h>
+
+/* sum of a[i] * b[i] (b NULL: a[i] * a[i]): element i into lane i % 16, each lane in index
+ * order from +0, then lanes folded l[i] + l[i + 8], + 4, + 2, + 1. */
+float ls_lane_dot_scalar(const float *a, const float *b, int64_t n);
+float ls_lane_dot_avx512(const float *a, const float *b, int64_t n);
+
+/* y[i] = y[i] + w * x[i] */
+void ls_axpy_scalar(float *y, float w, const float *x, int64_t n);
+void ls_axpy_avx512(float *y, float w, const float *x, int64_t n);
+
+/* y[i] = (x[i] * scale) * w[i] */
+void ls_scale_mul_scalar(float *y, const float *x, float scale, const float *w, int64_t n);
+void ls_scale_mul_avx512(float *y, const float *x, float scale, const float *w, int64_t n);
+
+/* y[i] = a[i] + b[i] */
+void ls_add_scalar(float *y, const float *a, const float *b, int64_t n);
+void ls_add_avx512(float *y, const float *a, const float *b, int64_t n);
+
+#endif
