@@ -142,6 +142,9 @@ int ls_compile(ls_program *p, const ls_model *model, const ls_compile_params *pa
     p->n_threads = params->n_threads;
     p->max_rows = params->max_rows;
     p->context = params->context;
+    p->max_sequences = params->max_sequences > 0 ? params->max_sequences : 1;
+    if (p->max_sequences > 4096)
+        return ls_fail(err, "%lld sequences is more than 4096", (long long)p->max_sequences);
     p->tokens_buffer = p->logits_buffer = -1;
 
     ls_graph_init(&p->graph, params->max_rows);

@@ -64,13 +64,15 @@ typedef struct ls_program {
     uint64_t buffers_bytes; /* sum of all buffers, without sharing */
     int n_threads;
     int64_t max_rows;
-    int64_t context;        /* KV cache positions */
+    int64_t context;        /* KV cache positions, per sequence */
+    int64_t max_sequences;  /* sequences with a KV cache of their own */
 } ls_program;
 
 typedef struct ls_compile_params {
     int n_threads;          /* 1..LS_MAX_THREADS */
     int64_t max_rows;       /* tokens per call */
     int64_t context;        /* KV cache length */
+    int64_t max_sequences;  /* sequences a call may mix (0 means 1) */
     bool all_logits;        /* logits of every row (eval) or only the last (generation) */
 } ls_compile_params;
 

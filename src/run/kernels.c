@@ -160,7 +160,7 @@ static void rope(const ls_exec *e, const ls_step *s, const ls_node *n, int threa
     const float *table = e->rope + (size_t)n->p.rope.table * (size_t)e->program->context * (size_t)half * 2;
     bool interleaved = n->p.rope.style == LS_ROPE_INTERLEAVED;
     for (int64_t t = 0; t < rows; t++) {
-        const float *angles = table + (e->position + t) * half * 2;
+        const float *angles = table + (size_t)e->positions[t] * (size_t)half * 2;
         for (int64_t h = s->tile[thread]; h < s->tile[thread + 1]; h++) {
             const float *x = in + t * n->width + h * head_dim;
             float *y = out + t * n->width + h * head_dim;
@@ -175,10 +175,11 @@ static void rope(const ls_exec *e, const ls_step *s, const ls_node *n, int threa
     }
 }
 
-static float *kv_row(const ls_exec *e, int32_t layer, int which, int64_t pos) {
+/* Row `pos` of the keys (which 0) or values (1) of `layer` in sequence `sequence`'s cache. */
+static float *kv_row(const ls_exec *e, int32_t sequence, int32_t layer, int which, int64_t pos) {
     const ls_graph *g = &e->program->graph;
-    return e->kv + (((size_t)layer * 2 + (size_t)which) * (size_t)e->program->context + (size_t)pos) *
-                       (size_t)g->kv_width;
+    size_t plane = ((size_t)sequence * (size_t)g->n_layers_kv + (size_t)layer) * 2 + (size_t)which;
+    return e->kv + (plane * (size_t)e->program->context + (size_t)pos) * (size_t)g->kv_width;
 }
 
 static void kv_store(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
@@ -188,8 +189,8 @@ static void kv_store(const ls_exec *e, const ls_step *s, const ls_node *n, int t
     const float *k = (const float *)buffer(e, s->in[0]);
     const float *v = (const float *)buffer(e, s->in[1]);
     for (int64_t t = first; t < end; t++) {
-        float *kc = kv_row(e, n->p.attention.layer, 0, e->position + t);
-        float *vc = kv_row(e, n->p.attention.layer, 1, e->position + t);
+        float *kc = kv_row(e, e->sequences[t], n->p.attention.layer, 0, e->positions[t]);
+        float *vc = kv_row(e, e->sequences[t], n->p.attention.layer, 1, e->positions[t]);
         for (int64_t i = 0; i < width; i++) {
             kc[i] = k[t * width + i];
             vc[i] = v[t * width + i];
@@ -198,7 +199,8 @@ static void kv_store(const ls_exec *e, const ls_step *s, const ls_node *n, int t
 }
 
 /* For each query head in the tile and each row: scores over the visible keys, softmax,
- * weighted sum of values. Query at position p sees keys [max(0, p - window + 1), p].
+ * weighted sum of values. A row at position p sees keys [max(0, p - window + 1), p] of its
+ * own sequence's cache, nothing of the other rows' sequences.
  * The softmax sum is taken in double, in key order. */
 static void attention(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
     int64_t rows = s->one_row ? 1 : e->n_rows;
@@ -213,13 +215,14 @@ static void attention(const ls_exec *e, const ls_step *s, const ls_node *n, int 
     for (int64_t h = s->tile[thread]; h < s->tile[thread + 1]; h++) {
         int64_t kv_offset = (h / group) * head_dim;
         for (int64_t t = 0; t < rows; t++) {
-            int64_t pos = e->position + t;
+            int64_t pos = e->positions[t];
+            int32_t sequence = e->sequences[t];
             int64_t lo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
             const float *qh = q + t * n->width + h * head_dim;
             for (int64_t d = 0; d < head_dim; d++) query[d] = qh[d];
             float max = -INFINITY;
             for (int64_t j = lo; j <= pos; j++) {
-                const float *k = kv_row(e, n->p.attention.layer, 0, j) + kv_offset;
+                const float *k = kv_row(e, sequence, n->p.attention.layer, 0, j) + kv_offset;
                 float score = (vector ? ls_lane_dot_avx512(query, k, head_dim)
                                       : ls_lane_dot_scalar(query, k, head_dim)) *
                               n->p.attention.scale;
@@ -235,7 +238,7 @@ static void attention(const ls_exec *e, const ls_step *s, const ls_node *n, int 
             float *o = out + t * n->width + h * head_dim;
             for (int64_t d = 0; d < head_dim; d++) o[d] = 0;
             for (int64_t j = lo; j <= pos; j++) {
-                const float *v = kv_row(e, n->p.attention.layer, 1, j) + kv_offset;
+                const float *v = kv_row(e, sequence, n->p.attention.layer, 1, j) + kv_offset;
                 float w = scores[j] * inv;
                 if (vector) ls_axpy_avx512(o, w, v, head_dim);
                 else ls_axpy_scalar(o, w, v, head_dim);

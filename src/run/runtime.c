@@ -56,6 +56,7 @@ struct ls_runtime {
     _Atomic int sense;
     _Atomic bool stop;
     void *arena_memory, *kv_memory, *rope_memory, *scratch_memory;
+    int32_t *positions, *sequences; /* the per-row registers, [max_rows] each */
 };
 
 
@@ -155,14 +156,19 @@ ls_runtime *ls_runtime_create(const ls_program *p, char *err) {
     r->exec.program = p;
     const ls_graph *g = &p->graph;
     int64_t half = g->rope[0].dim / 2;
-    size_t kv_bytes = (size_t)g->n_layers_kv * 2 * (size_t)p->context * (size_t)g->kv_width * sizeof(float);
+    size_t kv_bytes = (size_t)p->max_sequences * (size_t)g->n_layers_kv * 2 * (size_t)p->context *
+                      (size_t)g->kv_width * sizeof(float);
+    r->positions = calloc((size_t)p->max_rows, sizeof *r->positions);
+    r->sequences = calloc((size_t)p->max_rows, sizeof *r->sequences);
+    r->exec.positions = r->positions;
+    r->exec.sequences = r->sequences;
     size_t rope_bytes = (size_t)g->n_rope * (size_t)p->context * (size_t)half * 2 * sizeof(float);
     size_t scratch_bytes = (size_t)p->n_threads * (size_t)(p->context + g->kv_width) * sizeof(float);
     r->exec.arena = aligned(p->arena_bytes, &r->arena_memory);
     r->exec.kv = aligned(kv_bytes, &r->kv_memory);
     float *rope = aligned(rope_bytes, &r->rope_memory);
     r->exec.scratch = aligned(scratch_bytes, &r->scratch_memory);
-    if (!r->exec.arena || !r->exec.kv || !rope || !r->exec.scratch) {
+    if (!r->exec.arena || !r->exec.kv || !rope || !r->exec.scratch || !r->positions || !r->sequences) {
         ls_fail(err, "cannot allocate %.1f MiB for the arena, KV cache and tables",
                 (double)(p->arena_bytes + kv_bytes + rope_bytes + scratch_bytes) / (1 << 20));
         ls_runtime_free(r);
@@ -199,18 +205,15 @@ void ls_runtime_free(ls_runtime *r) {
     free(r->kv_memory);
     free(r->rope_memory);
     free(r->scratch_memory);
+    free(r->positions);
+    free(r->sequences);
     free(r);
 }
 
-int ls_runtime_check(const ls_runtime *r, const int32_t *tokens, int64_t n, int64_t position,
-                     char *err) {
-    const ls_program *p = r->exec.program;
+static int check_tokens(const ls_program *p, const int32_t *tokens, int64_t n, char *err) {
     if (n < 1 || n > p->max_rows)
         return ls_fail(err, "a call takes 1 to %lld tokens, not %lld", (long long)p->max_rows,
                        (long long)n);
-    if (position < 0 || position + n > p->context)
-        return ls_fail(err, "positions %lld..%lld do not fit the context of %lld tokens",
-                       (long long)position, (long long)(position + n - 1), (long long)p->context);
     int64_t n_vocab = p->graph.nodes[p->graph.output].width;
     for (int64_t i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= n_vocab)
@@ -219,14 +222,54 @@ int ls_runtime_check(const ls_runtime *r, const int32_t *tokens, int64_t n, int6
     return 0;
 }
 
-const float *ls_runtime_forward(ls_runtime *r, const int32_t *tokens, int64_t n,
-                                int64_t position) {
+int ls_runtime_check(const ls_runtime *r, const int32_t *tokens, int64_t n, int64_t position,
+                     char *err) {
+    const ls_program *p = r->exec.program;
+    if (check_tokens(p, tokens, n, err)) return -1;
+    if (position < 0 || position + n > p->context)
+        return ls_fail(err, "positions %lld..%lld do not fit the context of %lld tokens",
+                       (long long)position, (long long)(position + n - 1), (long long)p->context);
+    return 0;
+}
+
+int ls_runtime_check_batch(const ls_runtime *r, const int32_t *tokens, const int32_t *sequences,
+                           const int32_t *positions, int64_t n, char *err) {
+    const ls_program *p = r->exec.program;
+    if (check_tokens(p, tokens, n, err)) return -1;
+    for (int64_t i = 0; i < n; i++) {
+        if (sequences[i] < 0 || sequences[i] >= p->max_sequences)
+            return ls_fail(err, "row %lld: sequence %d is outside 0..%lld", (long long)i,
+                           sequences[i], (long long)p->max_sequences - 1);
+        if (positions[i] < 0 || positions[i] >= p->context)
+            return ls_fail(err, "row %lld: position %d does not fit the context of %lld tokens",
+                           (long long)i, positions[i], (long long)p->context);
+    }
+    return 0;
+}
+
+static const float *forward(ls_runtime *r, const int32_t *tokens, int64_t n) {
     const ls_program *p = r->exec.program;
     memcpy(r->exec.arena + p->buffers[p->tokens_buffer].offset, tokens, (size_t)n * sizeof *tokens);
     r->exec.n_rows = n;
-    r->exec.position = position;
     atomic_fetch_add_explicit(&r->generation, 1, memory_order_release);
     if (atomic_load(&r->sleepers) > 0) futex_wake_all(&r->generation);
     run_program(r, 0, &r->caller_sense);
     return (const float *)(r->exec.arena + p->buffers[p->logits_buffer].offset);
+}
+
+const float *ls_runtime_forward(ls_runtime *r, const int32_t *tokens, int64_t n,
+                                int64_t position) {
+    for (int64_t i = 0; i < n; i++) {
+        r->positions[i] = (int32_t)(position + i);
+        r->sequences[i] = 0;
+    }
+    return forward(r, tokens, n);
+}
+
+const float *ls_runtime_forward_batch(ls_runtime *r, const int32_t *tokens,
+                                      const int32_t *sequences, const int32_t *positions,
+                                      int64_t n) {
+    memcpy(r->positions, positions, (size_t)n * sizeof *positions);
+    memcpy(r->sequences, sequences, (size_t)n * sizeof *sequences);
+    return forward(r, tokens, n);
 }

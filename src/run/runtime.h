@@ -18,8 +18,9 @@ typedef struct ls_exec {
     const ls_program *program;
     uint8_t *arena;
     int64_t n_rows;      /* tokens in this call */
-    int64_t position;    /* position of the first of them */
-    float *kv;           /* cache: [layer][2 (k, v)][context][kv_width] */
+    const int32_t *positions; /* [n_rows]: each row's position in its sequence */
+    const int32_t *sequences; /* [n_rows]: each row's sequence (its own KV cache) */
+    float *kv;           /* cache: [sequence][layer][2 (k, v)][context][kv_width] */
     const float *rope;   /* [table][context][head_dim/2][2 (cos, sin)] */
     float *scratch;      /* per thread: [n_threads][context + kv_width] attention scores, query */
 } ls_exec;
@@ -37,6 +38,18 @@ const float *ls_runtime_forward(ls_runtime *runtime, const int32_t *tokens, int6
 /* 0 when a call with these arguments is allowed, else -1 with err naming the limit. */
 int ls_runtime_check(const ls_runtime *runtime, const int32_t *tokens, int64_t n,
                      int64_t position, char *err);
+
+/* A call mixing sequences: row i is token tokens[i] of sequence sequences[i] at position
+ * positions[i]. Each row attends to its own sequence's cache, whose positions before it must
+ * have been fed already (in earlier calls or earlier rows of this one). A row's logits do
+ * not depend on the other rows of the call: batch invariance. Requires what
+ * ls_runtime_check_batch checks. */
+const float *ls_runtime_forward_batch(ls_runtime *runtime, const int32_t *tokens,
+                                      const int32_t *sequences, const int32_t *positions,
+                                      int64_t n);
+int ls_runtime_check_batch(const ls_runtime *runtime, const int32_t *tokens,
+                           const int32_t *sequences, const int32_t *positions, int64_t n,
+                           char *err);
 
 /* The kernels (kernels.c): run step s's tile for `thread`. */
 void ls_run_step(const ls_exec *exec, const ls_step *step, int thread);
