@@ -3,7 +3,13 @@
  * Lowering: one step per node, except MATMUL, which first needs its input quantized into
  * the weight type's activation format (one QUANTIZE step per (input, weight type), shared by
  * every matmul that reads the same input in the same format: q, k and v share theirs), and
- * ATTENTION, which first stores the rotated k and v rows into the KV cache (KV_STORE). */
+ * ATTENTION, which first stores the rotated k and v rows into the KV cache (KV_STORE).
+ *
+ * Fusion: a residual ADD whose branch was computed by the step just before (a MATMUL, as in
+ * llama's x + Wo·a, or an RMSNORM, as in gemma3's x + norm(Wo·a)) and read by nothing else is
+ * folded into that step: it writes residual + result straight into the ADD's buffer, saving a
+ * pass over the activations and a barrier. The addition is the same IEEE operation, so the
+ * bits do not change. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +30,7 @@ const char *ls_kernel_name(ls_kernel kernel) {
 typedef struct lowering {
     ls_program *p;
     int32_t *node_buffer;   /* node id → buffer id */
+    int32_t *consumers;     /* node id → how many nodes read it */
     int32_t *quant_buffer;  /* (node id, weight type) pairs → buffer id, linear probe list */
     ls_dtype *quant_type;
     int32_t *quant_node;
@@ -47,7 +54,7 @@ static ls_step *new_step(lowering *l, ls_kernel kernel, int32_t node) {
     memset(s, 0, sizeof *s);
     s->kernel = kernel;
     s->node = node;
-    s->in[0] = s->in[1] = s->in[2] = s->out = -1;
+    s->in[0] = s->in[1] = s->in[2] = s->out = s->fused_add = -1;
     s->one_row = p->graph.nodes[node].last_row_only;
     return s;
 }
@@ -70,14 +77,37 @@ static int32_t quantized_input(lowering *l, int32_t node, int32_t x) {
     return b;
 }
 
+/* The step that can absorb ADD node `id` (see the top of this file), or NULL. */
+static ls_step *fusable_add(lowering *l, int32_t id) {
+    ls_program *p = l->p;
+    const ls_node *n = &p->graph.nodes[id];
+    int32_t branch = n->src[1];
+    if (p->n_steps == 0 || l->consumers[branch] != 1 || p->graph.nodes[branch].is_output) return NULL;
+    ls_step *prev = &p->steps[p->n_steps - 1];
+    if (prev->node != branch || (prev->kernel != LS_K_MATMUL && prev->kernel != LS_K_RMSNORM))
+        return NULL;
+    return prev;
+}
+
 static void lower(lowering *l) {
     ls_program *p = l->p;
+    for (int32_t id = 0; id < p->graph.n_nodes; id++)
+        for (int i = 0; i < 3; i++)
+            if (p->graph.nodes[id].src[i] >= 0) l->consumers[p->graph.nodes[id].src[i]]++;
     for (int32_t id = 0; id < p->graph.n_nodes; id++) {
         const ls_node *n = &p->graph.nodes[id];
         int64_t rows = n->last_row_only ? 1 : p->max_rows;
         int32_t out = new_buffer(l, rows, n->width * 4);
         l->node_buffer[id] = out;
         ls_step *s = NULL;
+        ls_step *host = n->op == LS_OP_ADD ? fusable_add(l, id) : NULL;
+        if (host) {
+            p->buffers[host->out].bytes = 0; /* the branch's own buffer is never written */
+            host->in[2] = l->node_buffer[n->src[0]];
+            host->out = out;
+            host->fused_add = id;
+            continue;
+        }
         switch (n->op) {
         case LS_OP_TOKENS:
             p->tokens_buffer = out;
@@ -156,11 +186,13 @@ int ls_compile(ls_program *p, const ls_model *model, const ls_compile_params *pa
     p->steps = calloc((size_t)(3 * n), sizeof *p->steps);
     p->buffers = calloc((size_t)(2 * n), sizeof *p->buffers);
     l.node_buffer = calloc((size_t)n, sizeof *l.node_buffer);
+    l.consumers = calloc((size_t)n, sizeof *l.consumers);
     l.quant_buffer = calloc((size_t)n, sizeof *l.quant_buffer);
     l.quant_node = calloc((size_t)n, sizeof *l.quant_node);
     l.quant_type = calloc((size_t)n, sizeof *l.quant_type);
     int rc = -1;
-    if (!p->steps || !p->buffers || !l.node_buffer || !l.quant_buffer || !l.quant_node || !l.quant_type) {
+    if (!p->steps || !p->buffers || !l.node_buffer || !l.consumers || !l.quant_buffer ||
+        !l.quant_node || !l.quant_type) {
         ls_fail(err, "out of memory while compiling");
     } else {
         lower(&l);
@@ -169,6 +201,7 @@ int ls_compile(ls_program *p, const ls_model *model, const ls_compile_params *pa
         if (rc == 0) ls_partition(p);
     }
     free(l.node_buffer);
+    free(l.consumers);
     free(l.quant_buffer);
     free(l.quant_node);
     free(l.quant_type);

@@ -35,8 +35,10 @@ typedef enum ls_split { LS_SPLIT_ROWS, LS_SPLIT_COLUMNS, LS_SPLIT_HEADS, LS_SPLI
 typedef struct ls_step {
     ls_kernel kernel;
     int32_t node;           /* graph node computed (or fed, for QUANTIZE) */
-    int32_t in[3];          /* buffer ids, -1 unused */
+    int32_t in[3];          /* buffer ids, -1 unused; in[2] of MATMUL and RMSNORM: the
+                             * residual added to the result (a fused ADD) */
     int32_t out;            /* buffer id */
+    int32_t fused_add;      /* the ADD node folded into this step, -1 when none */
     bool one_row;           /* rows = 1 (after LAST_ROW) instead of the call's rows */
     ls_split split;
     int64_t work;

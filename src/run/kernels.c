@@ -49,6 +49,12 @@ static float lane_dot(const float *a, const float *b, int64_t n) {
     return simd() ? ls_lane_dot_avx512(a, b, n) : ls_lane_dot_scalar(a, b, n);
 }
 
+/* y = a + b, element by element (y may be a or b). */
+static void add_row(float *y, const float *a, const float *b, int64_t n) {
+    if (simd()) ls_add_avx512(y, a, b, n);
+    else ls_add_scalar(y, a, b, n);
+}
+
 static uint8_t *buffer(const ls_exec *e, int32_t id) {
     return e->arena + e->program->buffers[id].offset;
 }
@@ -80,7 +86,8 @@ static void embed(const ls_exec *e, const ls_step *s, const ls_node *n, int thre
     }
 }
 
-/* x / sqrt(mean(x^2) + eps) * w over each group of w->n_in elements (a head, or the row). */
+/* x / sqrt(mean(x^2) + eps) * w over each group of w->n_in elements (a head, or the row);
+ * with a fused residual ADD (in[2]), residual + that. */
 static void rmsnorm(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
     int64_t first, end;
     row_tile(e, s, thread, &first, &end);
@@ -96,6 +103,7 @@ static void rmsnorm(const ls_exec *e, const ls_step *s, const ls_node *n, int th
             float scale = 1.0f / sqrtf(mean + n->p.eps);
             if (simd()) ls_scale_mul_avx512(y, x, scale, w, group);
             else ls_scale_mul_scalar(y, x, scale, w, group);
+            if (s->in[2] >= 0) add_row(y, (const float *)buffer(e, s->in[2]) + t * n->width + g, y, group);
         }
 }
 
@@ -122,6 +130,12 @@ static void matmul(const ls_exec *e, const ls_step *s, const ls_node *n, int thr
         for (int64_t t = 0; t < rows; t++)
             for (int64_t r = r0; r < r1; r++) out[t * n->width + r] += bias[r];
     }
+    if (s->in[2] >= 0) { /* fused residual ADD: out = residual + out, as the ADD step would */
+        const float *residual = (const float *)buffer(e, s->in[2]);
+        for (int64_t t = 0; t < rows; t++)
+            add_row(out + t * n->width + r0, residual + t * n->width + r0, out + t * n->width + r0,
+                    r1 - r0);
+    }
 }
 
 static void add(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
@@ -130,11 +144,9 @@ static void add(const ls_exec *e, const ls_step *s, const ls_node *n, int thread
     const float *b = (const float *)buffer(e, s->in[1]);
     float *out = (float *)buffer(e, s->out);
     int64_t first = s->tile[thread], count = s->tile[thread + 1] - first;
-    bool vector = simd();
     for (int64_t t = 0; t < rows && count > 0; t++) {
         int64_t at = t * n->width + first;
-        if (vector) ls_add_avx512(out + at, a + at, b + at, count);
-        else ls_add_scalar(out + at, a + at, b + at, count);
+        add_row(out + at, a + at, b + at, count);
     }
 }
 
