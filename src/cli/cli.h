@@ -77,5 +77,7 @@ int cmd_chat(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -1,21 +1,32 @@
 /* compile.c — `lockstep compile`: print the program the compiler makes for a model. */
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "base/error.h"
 #include "cli/cli.h"
+#include "compile/cost.h"
 #include "compile/explain.h"
 
 static const char *usage =
-    "usage: lockstep compile [-m MODEL] [-t THREADS] [--ctx N] [--batch B]\n"
-    "Prints the compiled program: one line per step with its kernel, the arena offsets of its\n"
-    "operands and each thread's tile, then the totals.\n"
+    "usage: lockstep compile [-m MODEL] [-t THREADS] [--ctx N] [--batch B] [--json]\n"
+    "Prints the compiled program: one line per step with its kernel, its predicted time for a\n"
+    "call of B tokens, the arena offsets of its operands and each thread's tile, then the\n"
+    "totals: weight, arena and KV-cache bytes, steps and barriers, predicted ms per decoded\n"
+    "token and per 512-token prefill.\n"
     "  -m, --model FILE   GGUF model (default: the Gemma 3 270M set up by scripts/setup.sh)\n"
     "  -t, --threads N    threads (default: one per CPU)\n"
     "  --ctx N            context length (default min(model's, 4096))\n"
-    "  --batch B          tokens per call (default 128)\n";
+    "  --batch B          tokens per call (default 128)\n"
+    "  --json             the same as one JSON object\n"
+    "  --machine FILE     machine model (default $LOCKSTEP_MACHINE, else\n"
+    "                     ~/.cache/lockstep/machine.json, else built-in figures)\n";
 
 int cmd_compile(int argc, char **argv) {
     const char *cmd = "compile";
     cli_engine_params ep = {0};
+    const char *machine_path = NULL;
+    bool json = false;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int64_t n;
@@ -24,11 +35,16 @@ int cmd_compile(int argc, char **argv) {
             fputs(usage, stdout);
             return 0;
         }
+        if (!strcmp(argv[i], "--json")) {
+            json = true;
+            continue;
+        }
 #define FLAG(name, alias) ((r = cli_value(cmd, argc, argv, &i, name, alias, &v)) != 0)
         if (FLAG("-m", "--model")) ep.model_path = v;
         else if (FLAG("-t", "--threads")) { if (r > 0 && !cli_int(cmd, "-t", v, 1, LS_MAX_THREADS, &n)) ep.threads = (int)n; else r = -1; }
         else if (FLAG("--ctx", NULL)) { if (r > 0 && cli_int(cmd, "--ctx", v, 1, 1 << 24, &ep.context)) r = -1; }
         else if (FLAG("--batch", NULL)) { if (r > 0 && cli_int(cmd, "--batch", v, 1, 65536, &ep.batch)) r = -1; }
+        else if (FLAG("--machine", NULL)) machine_path = v;
         else {
             cli_error(cmd, "unknown option '%s' (see --help)", argv[i]);
             return EXIT_BAD_INPUT;
@@ -36,11 +52,40 @@ int cmd_compile(int argc, char **argv) {
 #undef FLAG
         if (r < 0) return EXIT_BAD_INPUT;
     }
+    char err[LS_ERROR_SIZE];
+    ls_machine machine;
+    if (ls_machine_load(&machine, machine_path ? machine_path : ls_machine_path(), !machine_path, err)) {
+        cli_error(cmd, "%s", err);
+        return EXIT_BAD_INPUT;
+    }
     cli_engine engine;
-    int rc = cli_engine_open(&engine, cmd, &ep);
+    int rc = cli_engine_load(&engine, cmd, &ep);
     if (rc) return rc;
-    ls_explain(stdout, &engine.program);
-    fprintf(stderr, "load %.0f ms, compile %.1f ms\n", engine.load_ms, engine.compile_ms);
+    /* The same parameters as cli_engine_start, without starting a runtime. */
+    int64_t context = ep.context;
+    if (context <= 0) context = engine.model.hp.context_train < 4096 ? engine.model.hp.context_train : 4096;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    ls_compile_params cp = {
+        .n_threads = ep.threads > 0 ? ep.threads : (int)(cpus > 0 ? cpus : 1),
+        .max_rows = ep.batch > 0 ? ep.batch : 128,
+        .context = context,
+    };
+    if (cp.max_rows > context) cp.max_rows = context;
+    ls_program program;
+    double start = cli_now_ms();
+    if (ls_compile(&program, &engine.model, &cp, err)) {
+        cli_error(cmd, "%s", err);
+        cli_engine_close(&engine);
+        return EXIT_BAD_INPUT;
+    }
+    double compile_ms = cli_now_ms() - start;
+    ls_cost_program(&program, &machine);
+    double cost_ms = cli_now_ms() - start - compile_ms;
+    if (json) ls_explain_json(stdout, &program, &machine);
+    else ls_explain(stdout, &program, &machine);
+    if (machine.builtin) fprintf(stderr, "machine model: %s\n", machine.source);
+    fprintf(stderr, "load %.0f ms, compile %.1f ms, cost model %.1f ms\n", engine.load_ms, compile_ms, cost_ms);
+    ls_program_free(&program);
     cli_engine_close(&engine);
     return 0;
 }

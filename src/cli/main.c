@@ -14,6 +14,8 @@ static const struct {
     {"eval", cmd_eval, "perplexity of a text, and the raw logits"},
     {"tokenize", cmd_tokenize, "the token ids of a text"},
     {"compile", cmd_compile, "print the compiled program (like SQLite's EXPLAIN)"},
+    {"calibrate", cmd_calibrate, "measure this machine for the cost model"},
+    {"bench", cmd_bench, "decode and prefill speed, predicted next to measured"},
 };
 
 static void usage(FILE *out) {

@@ -197,8 +197,9 @@ int ls_compile(ls_program *p, const ls_model *model, const ls_compile_params *pa
     } else {
         lower(&l);
         lifetimes(p);
+        ls_partition(p);
+        ls_place_barriers(p);
         rc = ls_plan_memory(p, err);
-        if (rc == 0) ls_partition(p);
     }
     free(l.node_buffer);
     free(l.consumers);

@@ -1,8 +1,10 @@
 /* memplan.c — one arena for every activation, offsets chosen by lifetime.
  *
  * Greedy by size: buffers are placed largest first, each at the lowest 64-byte-aligned
- * offset where it overlaps no already-placed buffer whose lifetime [first_step, last_step]
- * intersects its own. Sorting is by (bytes descending, id ascending), so the plan is the
+ * offset where it overlaps no already-placed buffer whose lifetime [first_phase, last_phase]
+ * intersects its own. Lifetimes are counted in phases, not steps: threads run the steps of a
+ * phase without meeting, so a buffer read in a phase must not share bytes with one written
+ * in the same phase. Sorting is by (bytes descending, id ascending), so the plan is the
  * same on every run. */
 #include <stdlib.h>
 
@@ -52,7 +54,7 @@ int ls_plan_memory(ls_program *p, char *err) {
         int32_t n_conflicts = 0;
         for (int32_t j = 0; j < n_placed; j++) {
             const ls_buffer *o = &p->buffers[placed[j]];
-            if (o->first_step <= b->last_step && b->first_step <= o->last_step)
+            if (o->first_phase <= b->last_phase && b->first_phase <= o->last_phase)
                 conflicts[n_conflicts++] = placed[j];
         }
         qsort(conflicts, (size_t)n_conflicts, sizeof *conflicts, by_offset);

@@ -4,6 +4,11 @@
 
 #include "compile/program.h"
 
+/* Decides after which steps threads must meet: before a step that reads what another thread
+ * may have written since the last barrier. Sets barrier_after, phase and n_barriers, and
+ * the buffers' lifetimes in phases. (barriers.c) */
+void ls_place_barriers(ls_program *program);
+
 /* Gives every buffer an arena offset such that buffers whose lifetimes overlap never share
  * bytes; sets arena_bytes and buffers_bytes. 0, or -1 with err. (memplan.c) */
 int ls_plan_memory(ls_program *program, char *err);

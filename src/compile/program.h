@@ -39,6 +39,8 @@ typedef struct ls_step {
                              * residual added to the result (a fused ADD) */
     int32_t out;            /* buffer id */
     int32_t fused_add;      /* the ADD node folded into this step, -1 when none */
+    bool barrier_after;     /* threads meet after this step (barriers.c decides) */
+    int32_t phase;          /* steps between two barriers share a phase */
     bool one_row;           /* rows = 1 (after LAST_ROW) instead of the call's rows */
     ls_split split;
     int64_t work;
@@ -51,12 +53,14 @@ typedef struct ls_buffer {
     uint64_t bytes;
     int64_t row_bytes;      /* bytes per row */
     int32_t first_step, last_step; /* lifetime: written at first, last read at last */
+    int32_t first_phase, last_phase; /* the same in phases: what the memory plan uses */
 } ls_buffer;
 
 typedef struct ls_program {
     ls_graph graph;         /* owned: the nodes steps refer to */
     ls_step *steps;
     int32_t n_steps;
+    int32_t n_barriers;
     ls_buffer *buffers;
     int32_t n_buffers;
     int32_t tokens_buffer;  /* where the call's token ids go (int32 rows) */

@@ -86,7 +86,7 @@ static void run_program(ls_runtime *r, int thread, int *local_sense) {
     const ls_program *p = r->exec.program;
     for (int32_t i = 0; i < p->n_steps; i++) {
         ls_run_step(&r->exec, &p->steps[i], thread);
-        barrier(r, local_sense);
+        if (p->steps[i].barrier_after) barrier(r, local_sense);
     }
 }
 

@@ -1,0 +1,279 @@
+/* bench.c — `lockstep bench`: predicted next to measured, for decode and prefill.
+ *
+ * Decode: a short prompt is fed, then N tokens are generated greedily one call at a time;
+ * the time of the forward calls is measured (argmax excluded). Prefill: P tokens from
+ * position 0 in calls of --batch. Each is repeated R times after one untimed warm-up run
+ * (which also faults the mmapped weights in); the median is reported. The prediction comes
+ * from the compiled program and the machine model (compile/cost.h) for exactly the same
+ * calls: the same positions, the same rows per call. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/error.h"
+#include "cli/cli.h"
+#include "compile/cost.h"
+#include "quant/quant.h"
+
+static const char *usage =
+    "usage: lockstep bench [-m MODEL] [-t THREADS] [--batch B] [options]\n"
+    "Runs decode and prefill with the real runtime and prints the predicted time next to the\n"
+    "measured one (median of the repeats), and the compile time.\n"
+    "  -m, --model FILE   GGUF model (default: the Gemma 3 270M set up by scripts/setup.sh)\n"
+    "  -t, --threads N    threads (default: one per CPU)\n"
+    "  --batch B          tokens per call in prefill (default 128)\n"
+    "  -n, --tokens N     tokens to decode per repeat (default 32)\n"
+    "  --prompt-tokens N  tokens fed before decoding (default 8)\n"
+    "  --prefill N        prefill length (default 512)\n"
+    "  --repeat R         timed repeats (default 5)\n"
+    "  --ctx N            context (default: enough for the prefill and the decode)\n"
+    "  --machine FILE     machine model (default $LOCKSTEP_MACHINE, else\n"
+    "                     ~/.cache/lockstep/machine.json, else built-in figures)\n"
+    "  --steps            also time every step alone on one thread (each the fastest of the\n"
+    "                     repeats, so other load on the machine matters less) and print\n"
+    "                     predicted and measured ms per kernel, for one decode call and one\n"
+    "                     prefill call; implies -t 1\n";
+
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, by_value);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* CPU seconds of the whole process (all threads): with the wall time, how much of the
+ * T CPUs the bench had (other work on the machine shows as a share below 1). */
+static double cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Each step alone, on this thread, every tile in turn: the fastest of `repeats` runs per
+ * step, summed per kernel (ms), for one call of n_rows at position. The exec is our own
+ * (arena, KV cache, a zero RoPE table, scratch), so the runtime's state is untouched. */
+static int profile_steps(const ls_program *p, const ls_machine *m, const int32_t *tokens,
+                         int64_t n_rows, int64_t position, int64_t repeats, const char *label) {
+    const ls_graph *g = &p->graph;
+    size_t kv = (size_t)g->n_layers_kv * 2 * (size_t)p->context * (size_t)g->kv_width;
+    int32_t rope_dim = 0;
+    for (int32_t i = 0; i < g->n_rope; i++) rope_dim = g->rope[i].dim > rope_dim ? g->rope[i].dim : rope_dim;
+    size_t rope = (size_t)(g->n_rope > 0 ? g->n_rope : 1) * (size_t)p->context * (size_t)rope_dim;
+    size_t scratch = (size_t)p->n_threads * (size_t)(p->context + g->kv_width);
+    ls_exec e = {.program = p, .n_rows = n_rows};
+    int32_t *positions = calloc((size_t)n_rows, sizeof *positions);
+    int32_t *sequences = calloc((size_t)n_rows, sizeof *sequences); /* all sequence 0 */
+    for (int64_t i = 0; positions && i < n_rows; i++) positions[i] = (int32_t)(position + i);
+    e.positions = positions;
+    e.sequences = sequences;
+    e.arena = calloc(1, p->arena_bytes + 64);
+    e.kv = calloc(kv + 16, sizeof(float));
+    float *rope_table = calloc(rope + 16, sizeof(float));
+    e.rope = rope_table;
+    e.scratch = calloc(scratch + 16, sizeof(float));
+    ls_step_cost *costs = malloc((size_t)p->n_steps * sizeof *costs);
+    double *best = malloc((size_t)p->n_steps * sizeof *best);
+    int rc = 0;
+    if (!e.arena || !e.kv || !rope_table || !e.scratch || !costs || !best || !positions || !sequences) {
+        rc = -1;
+        goto done;
+    }
+    ls_cost_call(p, m, n_rows, position, costs);
+    for (int32_t i = 0; i < p->n_steps; i++) best[i] = 1e30;
+    for (int64_t r = 0; r < repeats + 1; r++) {
+        /* The token buffer's bytes are reused by later steps: write the tokens every time. */
+        memcpy(e.arena + p->buffers[p->tokens_buffer].offset, tokens, (size_t)n_rows * sizeof *tokens);
+        for (int32_t i = 0; i < p->n_steps; i++) {
+            double t0 = cli_now_ms();
+            for (int t = 0; t < p->n_threads; t++) ls_run_step(&e, &p->steps[i], t);
+            double dt = cli_now_ms() - t0;
+            if (r > 0 && dt < best[i]) best[i] = dt; /* run 0 warms up */
+        }
+    }
+    printf("%s: %lld rows at position %lld, each step the fastest of %lld\n", label,
+           (long long)n_rows, (long long)position, (long long)repeats);
+    double total_p = 0, total_m = 0;
+    for (int k = 0; k < LS_K_COUNT; k++) {
+        double pred = 0, meas = 0;
+        int count = 0;
+        for (int32_t i = 0; i < p->n_steps; i++)
+            if ((int)p->steps[i].kernel == k) {
+                pred += costs[i].us / 1e3;
+                meas += best[i];
+                count++;
+            }
+        if (!count) continue;
+        total_p += pred;
+        total_m += meas;
+        printf("  %-10s %4d steps: predicted %9.3f ms, measured %9.3f ms (%.2f)\n",
+               ls_kernel_name((ls_kernel)k), count, pred, meas, pred > 0 ? meas / pred : 0);
+    }
+    printf("  %-10s %4d steps: predicted %9.3f ms, measured %9.3f ms (%.2f)\n", "all", p->n_steps,
+           total_p, total_m, total_m / total_p);
+done:
+    free(positions);
+    free(sequences);
+    free(e.arena);
+    free(e.kv);
+    free(rope_table);
+    free(e.scratch);
+    free(costs);
+    free(best);
+    return rc;
+}
+
+static int32_t argmax(const float *x, int64_t n) {
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return (int32_t)best;
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *cmd = "bench";
+    cli_engine_params ep = {0};
+    const char *machine_path = NULL;
+    int64_t n_decode = 32, n_prompt = 8, n_prefill = 512, repeats = 5;
+    bool steps = false;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int64_t n;
+        int r;
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--steps")) {
+            steps = true;
+            ep.threads = 1;
+            continue;
+        }
+#define FLAG(name, alias) ((r = cli_value(cmd, argc, argv, &i, name, alias, &v)) != 0)
+        if (FLAG("-m", "--model")) ep.model_path = v;
+        else if (FLAG("-t", "--threads")) { if (r > 0 && !cli_int(cmd, "-t", v, 1, LS_MAX_THREADS, &n)) ep.threads = (int)n; else r = -1; }
+        else if (FLAG("--batch", NULL)) { if (r > 0 && cli_int(cmd, "--batch", v, 1, 65536, &ep.batch)) r = -1; }
+        else if (FLAG("--ctx", NULL)) { if (r > 0 && cli_int(cmd, "--ctx", v, 1, 1 << 24, &ep.context)) r = -1; }
+        else if (FLAG("-n", "--tokens")) { if (r > 0 && cli_int(cmd, "-n", v, 1, 1 << 20, &n_decode)) r = -1; }
+        else if (FLAG("--prompt-tokens", NULL)) { if (r > 0 && cli_int(cmd, "--prompt-tokens", v, 1, 1 << 20, &n_prompt)) r = -1; }
+        else if (FLAG("--prefill", NULL)) { if (r > 0 && cli_int(cmd, "--prefill", v, 1, 1 << 20, &n_prefill)) r = -1; }
+        else if (FLAG("--repeat", NULL)) { if (r > 0 && cli_int(cmd, "--repeat", v, 1, 1000, &repeats)) r = -1; }
+        else if (FLAG("--machine", NULL)) machine_path = v;
+        else {
+            cli_error(cmd, "unknown option '%s' (see --help)", argv[i]);
+            return EXIT_BAD_INPUT;
+        }
+#undef FLAG
+        if (r < 0) return EXIT_BAD_INPUT;
+    }
+    if (steps) ep.threads = 1;
+    char err[LS_ERROR_SIZE];
+    ls_machine machine;
+    if (ls_machine_load(&machine, machine_path ? machine_path : ls_machine_path(), !machine_path, err)) {
+        cli_error(cmd, "%s", err);
+        return EXIT_BAD_INPUT;
+    }
+    cli_engine engine;
+    int rc = cli_engine_load(&engine, cmd, &ep);
+    if (rc) return rc;
+    int64_t needed = n_prefill > n_prompt + n_decode ? n_prefill : n_prompt + n_decode;
+    cli_engine_params sp = ep;
+    if (sp.context <= 0) sp.context = needed;
+    if (needed > sp.context || sp.context > engine.model.hp.context_train) {
+        cli_error(cmd, "the bench needs a context of %lld tokens; --ctx %lld, the model's %lld",
+                  (long long)needed, (long long)sp.context, (long long)engine.model.hp.context_train);
+        cli_engine_close(&engine);
+        return EXIT_BAD_INPUT;
+    }
+    if ((rc = cli_engine_start(&engine, cmd, &sp))) return rc;
+    ls_program *p = &engine.program;
+    double start = cli_now_ms();
+    ls_cost_program(p, &machine);
+    double predicted_decode = ls_cost_decode_ms(p, &machine, n_prompt, n_decode);
+    double predicted_prefill = ls_cost_prefill_ms(p, &machine, n_prefill);
+    double cost_ms = cli_now_ms() - start;
+
+    int64_t n_vocab = p->graph.nodes[p->graph.output].width;
+    int32_t *tokens = malloc((size_t)needed * sizeof *tokens);
+    double *decode_ms = malloc((size_t)repeats * sizeof *decode_ms);
+    double *prefill_ms = malloc((size_t)repeats * sizeof *prefill_ms);
+    if (!tokens || !decode_ms || !prefill_ms) {
+        free(tokens);
+        free(decode_ms);
+        free(prefill_ms);
+        cli_engine_close(&engine);
+        cli_error(cmd, "out of memory");
+        return 1;
+    }
+    for (int64_t i = 0; i < needed; i++) tokens[i] = (int32_t)((i * 7919 + 13) % n_vocab);
+
+    double wall_total = 0, cpu_total = 0;
+    for (int64_t rep = -1; rep < repeats; rep++) { /* rep -1: warm-up */
+        /* Prefill: n_prefill tokens in calls of max_rows. */
+        double c0 = cpu_ms(), w0 = cli_now_ms();
+        double t0 = cli_now_ms();
+        for (int64_t done = 0; done < n_prefill;) {
+            int64_t chunk = n_prefill - done < p->max_rows ? n_prefill - done : p->max_rows;
+            ls_runtime_forward(engine.runtime, tokens + done, chunk, done);
+            done += chunk;
+        }
+        double prefill = cli_now_ms() - t0;
+        /* Decode: the prompt, then one token per call. */
+        const float *logits = NULL;
+        for (int64_t done = 0; done < n_prompt;) {
+            int64_t chunk = n_prompt - done < p->max_rows ? n_prompt - done : p->max_rows;
+            logits = ls_runtime_forward(engine.runtime, tokens + done, chunk, done);
+            done += chunk;
+        }
+        double decode = 0;
+        for (int64_t i = 0; i < n_decode; i++) {
+            int32_t next = argmax(logits, n_vocab);
+            t0 = cli_now_ms();
+            logits = ls_runtime_forward(engine.runtime, &next, 1, n_prompt + i);
+            decode += cli_now_ms() - t0;
+        }
+        if (rep >= 0) {
+            wall_total += cli_now_ms() - w0;
+            cpu_total += cpu_ms() - c0;
+            prefill_ms[rep] = prefill;
+            decode_ms[rep] = decode / (double)n_decode;
+        }
+    }
+    double measured_decode = median(decode_ms, (int)repeats);
+    double measured_prefill = median(prefill_ms, (int)repeats);
+    double best_decode = decode_ms[0], best_prefill = prefill_ms[0]; /* sorted by median() */
+
+    const char *path = ep.model_path ? ep.model_path : ls_default_model_path();
+    printf("model %s: %s, weights %.1f MiB\n", path, ls_arch_name(engine.model.hp.arch),
+           (double)ls_program_weight_bytes(p) / 1048576.0);
+    printf("threads %d, batch %lld, context %lld, %s kernels, median of %lld repeats\n",
+           p->n_threads, (long long)p->max_rows, (long long)p->context, ls_isa_name(ls_isa_current()),
+           (long long)repeats);
+    printf("machine model: %s\n", machine.source);
+    printf("CPU share while measuring: %.2f of %d (1.00: the machine to itself; other load "
+           "makes the measured times longer)\n", cpu_total / wall_total / p->n_threads, p->n_threads);
+    printf("compile %.2f ms (cost model %.2f ms)\n", engine.compile_ms, cost_ms);
+    printf("decode %lld tokens after %lld: predicted %.3f ms/token, measured %.3f ms/token (%.2f) "
+           "[best %.3f]\n",
+           (long long)n_decode, (long long)n_prompt, predicted_decode, measured_decode,
+           measured_decode / predicted_decode, best_decode);
+    printf("prefill %lld tokens: predicted %.3f ms/token, measured %.3f ms/token (%.2f) "
+           "[predicted %.1f ms, measured %.1f ms, best %.1f ms]\n",
+           (long long)n_prefill, predicted_prefill / (double)n_prefill,
+           measured_prefill / (double)n_prefill, measured_prefill / predicted_prefill,
+           predicted_prefill, measured_prefill, best_prefill);
+    if (steps && (profile_steps(p, &machine, tokens, 1, n_prompt, repeats, "decode call") ||
+                  profile_steps(p, &machine, tokens, p->max_rows < n_prefill ? p->max_rows : n_prefill,
+                                0, repeats, "prefill call"))) {
+        cli_error(cmd, "out of memory");
+        rc = 1;
+    }
+    free(tokens);
+    free(decode_ms);
+    free(prefill_ms);
+    cli_engine_close(&engine);
+    return rc;
+}

@@ -1,0 +1,83 @@
+/* calibrate.c — `lockstep calibrate`: measure the machine and save the model the compiler
+ * predicts step times from (compile/cost.h, run/calibrate.h). */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "cli/cli.h"
+#include "compile/cost.h"
+#include "quant/quant.h"
+#include "run/calibrate.h"
+
+static const char *usage =
+    "usage: lockstep calibrate [-t THREADS] [-o FILE]\n"
+    "Measures read bandwidth per thread count and working-set size (L2 to DRAM), matmul\n"
+    "throughput per weight type, the other kernels and the barrier (about 10 s), prints the\n"
+    "figures and saves them for `lockstep compile` and `lockstep bench`.\n"
+    "  -t, --threads N    measure 1..N threads (default: one per CPU, at most 16)\n"
+    "  -o, --output FILE  where to save (default $LOCKSTEP_MACHINE, else\n"
+    "                     ~/.cache/lockstep/machine.json)\n";
+
+/* mkdir -p of the folder holding path. */
+static void make_parent(const char *path) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return;
+    *slash = 0;
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(dir, 0755);
+            *p = '/';
+        }
+    mkdir(dir, 0755);
+}
+
+int cmd_calibrate(int argc, char **argv) {
+    const char *cmd = "calibrate";
+    const char *output = NULL;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int64_t threads = cpus < 1 ? 1 : cpus > LS_MACHINE_THREADS ? LS_MACHINE_THREADS : cpus;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r;
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return 0;
+        }
+#define FLAG(name, alias) ((r = cli_value(cmd, argc, argv, &i, name, alias, &v)) != 0)
+        if (FLAG("-t", "--threads")) { if (r > 0 && cli_int(cmd, "-t", v, 1, LS_MACHINE_THREADS, &threads)) r = -1; }
+        else if (FLAG("-o", "--output")) output = v;
+        else {
+            cli_error(cmd, "unknown option '%s' (see --help)", argv[i]);
+            return EXIT_BAD_INPUT;
+        }
+#undef FLAG
+        if (r < 0) return EXIT_BAD_INPUT;
+    }
+    char err[LS_ERROR_SIZE];
+    if (ls_isa_init_from_env(err)) {
+        cli_error(cmd, "%s", err);
+        return EXIT_BAD_INPUT;
+    }
+    if (!output) output = ls_machine_path();
+    ls_machine machine;
+    double start = cli_now_ms();
+    fprintf(stderr, "calibrating %d thread(s), %s kernels\n", (int)threads, ls_isa_name(ls_isa_current()));
+    if (ls_calibrate(&machine, (int)threads, stdout, err)) {
+        cli_error(cmd, "%s", err);
+        return 1;
+    }
+    make_parent(output);
+    if (ls_machine_save(&machine, output, err)) {
+        cli_error(cmd, "%s", err);
+        return EXIT_BAD_INPUT;
+    }
+    fprintf(stderr, "saved %s (%.1f s)\n", output, (cli_now_ms() - start) / 1e3);
+    return 0;
+}

@@ -1,0 +1,62 @@
+/* barriers.c — where threads must meet.
+ *
+ * Threads run the steps between two barriers (a phase) without waiting for each other. A
+ * step may join the current phase when everything it reads that was written in this phase
+ * was written by the same thread: both steps cut token rows with the same tiles (e.g.
+ * rmsnorm → quantize, or the q and k matmuls, which read only what earlier phases wrote).
+ * Otherwise a barrier closes the phase before it. The last step always ends with a barrier,
+ * so the logits are complete when a call returns. Write-after-read hazards inside a phase
+ * are the memory plan's business: it counts lifetimes in phases (memplan.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile/passes.h"
+
+static bool same_rows(const ls_step *a, const ls_step *b, int n_threads) {
+    return a->split == LS_SPLIT_ROWS && b->split == LS_SPLIT_ROWS &&
+           !memcmp(a->tile, b->tile, (size_t)(n_threads + 1) * sizeof a->tile[0]);
+}
+
+void ls_place_barriers(ls_program *p) {
+    /* writer[b]: the step that wrote buffer b in the current phase, or -1 */
+    int32_t *writer = malloc((size_t)p->n_buffers * sizeof *writer);
+    for (int32_t b = 0; b < p->n_buffers; b++) writer[b] = -1;
+    int32_t phase = 0;
+    p->n_barriers = 0;
+    for (int32_t i = 0; i < p->n_steps; i++) {
+        ls_step *s = &p->steps[i];
+        bool joins = i > 0;
+        for (int k = 0; k < 3 && joins; k++) {
+            int32_t b = s->in[k];
+            if (b >= 0 && writer && writer[b] >= 0 && !same_rows(&p->steps[writer[b]], s, p->n_threads))
+                joins = false;
+        }
+        /* KV_STORE fills the cache ATTENTION reads: the cache is no buffer, so say it here. */
+        if (s->kernel == LS_K_ATTENTION) joins = false;
+        if (i > 0 && !joins) {
+            p->steps[i - 1].barrier_after = true;
+            p->n_barriers++;
+            phase++;
+            for (int32_t b = 0; writer && b < p->n_buffers; b++) writer[b] = -1;
+        }
+        s->phase = phase;
+        if (writer && s->out >= 0) writer[s->out] = i;
+        if (!writer) { /* out of memory: a barrier after every step is always correct */
+            s->barrier_after = true;
+            p->n_barriers++;
+            phase++;
+        }
+    }
+    if (p->n_steps > 0 && !p->steps[p->n_steps - 1].barrier_after) {
+        p->steps[p->n_steps - 1].barrier_after = true;
+        p->n_barriers++;
+    }
+    free(writer);
+    for (int32_t b = 0; b < p->n_buffers; b++) {
+        ls_buffer *buf = &p->buffers[b];
+        buf->first_phase = buf->first_step >= 0 ? p->steps[buf->first_step].phase : -1;
+        buf->last_phase = buf->last_step >= p->n_steps ? phase + 1
+                          : buf->last_step >= 0   ? p->steps[buf->last_step].phase
+                                                  : -1;
+    }
+}

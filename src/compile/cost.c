@@ -1,0 +1,619 @@
+/* cost.c — the machine model file and the predicted time of each step (see cost.h).
+ *
+ * The file is JSON written by ls_machine_save and read back by a small parser that knows
+ * only what ls_machine_save writes: objects, arrays, numbers and strings; every number is
+ * stored by its path ("read_gbs[1][3]", "matmul_gmacs.Q8_0[0][2]"), every index is checked,
+ * and a file missing a figure is refused with one line naming it. */
+#include "compile/cost.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/fmath.h"
+#include "quant/quant.h"
+
+static const ls_dtype machine_types[LS_MACHINE_TYPES] = {
+    LS_F32, LS_F16, LS_BF16, LS_Q4_0, LS_Q5_0, LS_Q8_0, LS_Q4_K, LS_Q5_K, LS_Q6_K};
+
+static const char *rate_names[LS_RATE_COUNT] = {
+    [LS_RATE_EMBED] = "embed",         [LS_RATE_RMSNORM] = "rmsnorm",
+    [LS_RATE_QUANTIZE] = "quantize",   [LS_RATE_ADD] = "add",
+    [LS_RATE_ROPE] = "rope",           [LS_RATE_KV_STORE] = "kv_store",
+    [LS_RATE_ATTENTION] = "attention", [LS_RATE_GLU_GELU] = "glu_gelu",
+    [LS_RATE_GLU_SILU] = "glu_silu",   [LS_RATE_ATTENTION_KEY] = "attention_key",
+};
+
+int ls_machine_type_index(int dtype) {
+    for (int i = 0; i < LS_MACHINE_TYPES; i++)
+        if ((int)machine_types[i] == dtype) return i;
+    return -1;
+}
+
+const char *ls_machine_path(void) {
+    static char path[PATH_MAX];
+    const char *env = getenv("LOCKSTEP_MACHINE");
+    if (env && *env) return env;
+    const char *home = getenv("HOME");
+    snprintf(path, sizeof path, "%s/.cache/lockstep/machine.json", home && *home ? home : ".");
+    return path;
+}
+
+/* ---- the file ------------------------------------------------------------------------ */
+
+int ls_machine_save(const ls_machine *m, const char *path, char *err) {
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return ls_fail(err, "cannot write %s: %s", tmp, strerror(errno));
+    fprintf(f, "{\n  \"format\": \"lockstep-machine-1\",\n  \"threads\": %d,\n  \"sizes\": [",
+            m->n_threads);
+    for (int s = 0; s < m->n_sizes; s++) fprintf(f, "%s%.0f", s ? ", " : "", m->size_bytes[s]);
+    fprintf(f, "],\n  \"read_gbs\": [");
+    for (int t = 0; t < m->n_threads; t++) {
+        fprintf(f, "%s\n    [", t ? "," : "");
+        for (int s = 0; s < m->n_sizes; s++) fprintf(f, "%s%.4g", s ? ", " : "", m->read_gbs[t][s]);
+        fputc(']', f);
+    }
+    fprintf(f, "],\n  \"barrier_us\": [");
+    for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->barrier_us[t]);
+    fprintf(f, "],\n  \"call_us\": [");
+    for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->call_us[t]);
+    fprintf(f, "],\n  \"matmul_gmacs\": {");
+    for (int k = 0; k < LS_MACHINE_TYPES; k++) {
+        fprintf(f, "%s\n    \"%s\": [", k ? "," : "", ls_dtype_find(machine_types[k])->name);
+        for (int t = 0; t < m->n_threads; t++) {
+            fprintf(f, "%s[", t ? ", " : "");
+            for (int g = 0; g < LS_MACHINE_GROUPS; g++) fprintf(f, "%s%.4g", g ? ", " : "", m->matmul_gmacs[k][t][g]);
+            fputc(']', f);
+        }
+        fputc(']', f);
+    }
+    fprintf(f, "},\n  \"matmul_gmacs_512\": {");
+    for (int k = 0; k < LS_MACHINE_TYPES; k++) {
+        fprintf(f, "%s\n    \"%s\": [", k ? "," : "", ls_dtype_find(machine_types[k])->name);
+        for (int t = 0; t < m->n_threads; t++) {
+            fprintf(f, "%s[", t ? ", " : "");
+            for (int g = 0; g < LS_MACHINE_GROUPS; g++) fprintf(f, "%s%.4g", g ? ", " : "", m->matmul_gmacs_512[k][t][g]);
+            fputc(']', f);
+        }
+        fputc(']', f);
+    }
+    fprintf(f, "},\n  \"rates_g\": {");
+    for (int r = 0; r < LS_RATE_COUNT; r++) {
+        fprintf(f, "%s\n    \"%s\": [", r ? "," : "", rate_names[r]);
+        for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->rate_g[r][t]);
+        fputc(']', f);
+    }
+    fprintf(f, "},\n  \"matmul_overlap\": [");
+    for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->matmul_overlap[t]);
+    fprintf(f, "]\n}\n");
+    int bad = ferror(f);
+    if (fclose(f) || bad || rename(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        return ls_fail(err, "cannot write %s: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+typedef struct parser {
+    const char *s, *end;
+    char path[96];
+    int index[4], depth;
+    ls_machine *m;
+    const char *name; /* for messages */
+    char *err;
+    bool format_ok;
+} parser;
+
+static void skip_space(parser *p) {
+    while (p->s < p->end && (*p->s == ' ' || *p->s == '\n' || *p->s == '\r' || *p->s == '\t')) p->s++;
+}
+
+static int bad(parser *p, const char *what) {
+    return ls_fail(p->err, "%s: %s (run lockstep calibrate to remake it)", p->name, what);
+}
+
+/* A string without escapes, into out (NUL-terminated). */
+static int parse_string(parser *p, char *out, size_t size) {
+    if (p->s >= p->end || *p->s != '"') return bad(p, "expected a string");
+    size_t n = 0;
+    for (p->s++; p->s < p->end && *p->s != '"'; p->s++) {
+        if (*p->s == '\\' || (unsigned char)*p->s < 32 || n + 1 >= size) return bad(p, "unexpected string");
+        out[n++] = *p->s;
+    }
+    if (p->s >= p->end) return bad(p, "unterminated string");
+    p->s++;
+    out[n] = 0;
+    return 0;
+}
+
+/* Stores the number at the current path and indices. */
+static int store(parser *p, double v) {
+    ls_machine *m = p->m;
+    const int *ix = p->index;
+    int d = p->depth;
+    if (!(v > -1e18 && v < 1e18)) return bad(p, "a figure is not finite");
+    if (v < 0 && strcmp(p->path, ".matmul_overlap")) return bad(p, "a figure is negative");
+#define IN(i, n) ((i) >= 0 && (i) < (n))
+    if (!strcmp(p->path, ".threads") && d == 0) {
+        if (v < 1 || v > LS_MACHINE_THREADS || v != (int)v) return bad(p, "threads is out of range");
+        m->n_threads = (int)v;
+    } else if (!strcmp(p->path, ".sizes") && d == 1 && IN(ix[0], LS_MACHINE_SIZES)) {
+        m->size_bytes[ix[0]] = v;
+        if (ix[0] + 1 > m->n_sizes) m->n_sizes = ix[0] + 1;
+    } else if (!strcmp(p->path, ".read_gbs") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) && IN(ix[1], LS_MACHINE_SIZES)) {
+        m->read_gbs[ix[0]][ix[1]] = v;
+    } else if (!strcmp(p->path, ".barrier_us") && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
+        m->barrier_us[ix[0]] = v;
+    } else if (!strcmp(p->path, ".call_us") && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
+        m->call_us[ix[0]] = v;
+    } else if (!strcmp(p->path, ".matmul_overlap") && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
+        if (v < -1 || v > 1) return bad(p, "matmul_overlap is outside [-1, 1]");
+        m->matmul_overlap[ix[0]] = v;
+    } else if (!strncmp(p->path, ".matmul_gmacs_512.", 18) && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
+               IN(ix[1], LS_MACHINE_GROUPS)) {
+        int k = -1;
+        for (int i = 0; i < LS_MACHINE_TYPES; i++)
+            if (!strcmp(p->path + 18, ls_dtype_find(machine_types[i])->name)) k = i;
+        if (k < 0) return bad(p, "unknown weight type in matmul_gmacs_512");
+        m->matmul_gmacs_512[k][ix[0]][ix[1]] = v;
+    } else if (!strncmp(p->path, ".matmul_gmacs.", 14) && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
+               IN(ix[1], LS_MACHINE_GROUPS)) {
+        int k = -1;
+        for (int i = 0; i < LS_MACHINE_TYPES; i++)
+            if (!strcmp(p->path + 14, ls_dtype_find(machine_types[i])->name)) k = i;
+        if (k < 0) return bad(p, "unknown weight type in matmul_gmacs");
+        m->matmul_gmacs[k][ix[0]][ix[1]] = v;
+    } else if (!strncmp(p->path, ".rates_g.", 9) && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
+        int r = -1;
+        for (int i = 0; i < LS_RATE_COUNT; i++)
+            if (!strcmp(p->path + 9, rate_names[i])) r = i;
+        if (r < 0) return bad(p, "unknown kernel in rates_g");
+        m->rate_g[r][ix[0]] = v;
+    } else {
+        char msg[160];
+        snprintf(msg, sizeof msg, "unexpected number at %s", p->path);
+        return bad(p, msg);
+    }
+#undef IN
+    return 0;
+}
+
+static int parse_value(parser *p, int nesting) {
+    if (nesting > 8) return bad(p, "nested too deeply");
+    skip_space(p);
+    if (p->s >= p->end) return bad(p, "ends early");
+    char c = *p->s;
+    if (c == '{') {
+        p->s++;
+        size_t base = strlen(p->path);
+        skip_space(p);
+        if (p->s < p->end && *p->s == '}') return p->s++, 0;
+        for (;;) {
+            char key[48];
+            skip_space(p);
+            if (parse_string(p, key, sizeof key)) return -1;
+            if (base + 1 + strlen(key) + 1 > sizeof p->path) return bad(p, "key too long");
+            p->path[base] = '.';
+            strcpy(p->path + base + 1, key);
+            skip_space(p);
+            if (p->s >= p->end || *p->s++ != ':') return bad(p, "expected ':'");
+            if (parse_value(p, nesting + 1)) return -1;
+            p->path[base] = 0;
+            skip_space(p);
+            if (p->s < p->end && *p->s == ',') { p->s++; continue; }
+            if (p->s < p->end && *p->s == '}') { p->s++; return 0; }
+            return bad(p, "expected ',' or '}'");
+        }
+    }
+    if (c == '[') {
+        p->s++;
+        if (p->depth >= 4) return bad(p, "arrays nested too deeply");
+        int level = p->depth++;
+        p->index[level] = 0;
+        skip_space(p);
+        if (p->s < p->end && *p->s == ']') { p->s++; p->depth--; return 0; }
+        for (;;) {
+            if (parse_value(p, nesting + 1)) return -1;
+            skip_space(p);
+            if (p->s < p->end && *p->s == ',') { p->s++; p->index[level]++; continue; }
+            if (p->s < p->end && *p->s == ']') { p->s++; p->depth--; return 0; }
+            return bad(p, "expected ',' or ']'");
+        }
+    }
+    if (c == '"') {
+        char text[64];
+        if (parse_string(p, text, sizeof text)) return -1;
+        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-1")) p->format_ok = true;
+        return 0;
+    }
+    char number[40];
+    size_t n = 0;
+    while (p->s < p->end && n + 1 < sizeof number && strchr("0123456789+-.eE", *p->s)) number[n++] = *p->s++;
+    number[n] = 0;
+    char *end;
+    errno = 0;
+    double v = strtod(number, &end);
+    if (!n || *end || errno) return bad(p, "expected a number");
+    return store(p, v);
+}
+
+static int parse_machine(ls_machine *m, const char *text, size_t size, const char *name, char *err) {
+    memset(m, 0, sizeof *m);
+    parser p = {.s = text, .end = text + size, .m = m, .name = name, .err = err};
+    if (parse_value(&p, 0)) return -1;
+    skip_space(&p);
+    if (p.s != p.end) return bad(&p, "text after the end");
+    if (!p.format_ok) return bad(&p, "not a lockstep machine model (format)");
+    if (m->n_threads < 1 || m->n_sizes < 1) return bad(&p, "threads or sizes missing");
+    for (int s = 0; s < m->n_sizes; s++)
+        if (m->size_bytes[s] <= 0 || (s && m->size_bytes[s] <= m->size_bytes[s - 1]))
+            return bad(&p, "sizes must be positive and ascending");
+    for (int t = 0; t < m->n_threads; t++) {
+        bool ok = m->barrier_us[t] > 0 && m->call_us[t] > 0;
+        for (int s = 0; s < m->n_sizes; s++) ok = ok && m->read_gbs[t][s] > 0;
+        for (int k = 0; k < LS_MACHINE_TYPES; k++)
+            for (int g = 0; g < LS_MACHINE_GROUPS; g++)
+                ok = ok && m->matmul_gmacs[k][t][g] > 0 && m->matmul_gmacs_512[k][t][g] > 0;
+        for (int r = 0; r < LS_RATE_COUNT; r++) ok = ok && m->rate_g[r][t] > 0;
+        if (!ok) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "a figure for %d thread(s) is missing or zero", t + 1);
+            return bad(&p, msg);
+        }
+    }
+    snprintf(m->source, sizeof m->source, "%s", name);
+    return 0;
+}
+
+/* Measured by `lockstep calibrate` on an AMD EPYC (Zen 4) with 2 vCPUs, AVX-512 kernels, with
+ * the machine otherwise quiet (DRAM: 24.4 GB/s with 1 thread, 26.9 with 2; REFERENCE.md has
+ * 19.5 and 24.6 from another tool). Kernels change: recalibrate after they do. */
+static const char builtin_machine[] =
+    "{\"format\": \"lockstep-machine-1\", \"threads\": 2,\n"
+    " \"sizes\": [262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 25165824, 33554432, 50331648, 67108864, 268435456],\n"
+    " \"read_gbs\": [[103.7, 96.3, 84.05, 100.7, 101.1, 100.6, 63.55, 36.3, 27.88, 24.95, 22.77, 24.4],\n"
+    "              [235.4, 214.9, 223.4, 195.1, 197.9, 196.4, 142.2, 54.97, 35.7, 28.29, 26.1, 31.36]],\n"
+    " \"barrier_us\": [0.002148, 0.03412], \"call_us\": [0.002148, 0.03412],\n"
+    " \"matmul_gmacs\": {\n"
+    "  \"F32\": [[18.67, 24.48, 28.43, 30.75], [19.32, 25.15, 28.26, 24.48]],\n"
+    "  \"F16\": [[14.53, 20.37, 25.18, 28.36], [14.87, 21.13, 25.8, 26.05]],\n"
+    "  \"BF16\": [[11.86, 20.12, 24.13, 25.41], [14.64, 20.85, 25.48, 25.89]],\n"
+    "  \"Q4_0\": [[23.85, 30.82, 51.76, 76.75], [42.47, 61.36, 104.1, 153.4]],\n"
+    "  \"Q5_0\": [[20.01, 24.62, 43.92, 67.36], [40.61, 49.06, 87.28, 132.7]],\n"
+    "  \"Q8_0\": [[25.19, 32.67, 53.39, 79.56], [49.83, 65.37, 106.1, 158.8]],\n"
+    "  \"Q4_K\": [[18.97, 19.17, 33.84, 52.33], [37.76, 38.08, 67.08, 104.7]],\n"
+    "  \"Q5_K\": [[16.78, 18, 32.54, 52.62], [23.56, 26.39, 46.39, 75.86]],\n"
+    "  \"Q6_K\": [[19.75, 24.52, 40.66, 55.58], [39.67, 48.5, 58.06, 91.48]]},\n"
+    " \"matmul_gmacs_512\": {\n"
+    "  \"F32\": [[18.45, 23.89, 27.76, 29.74], [19.07, 24.59, 28.23, 30.28]],\n"
+    "  \"F16\": [[14.25, 19.95, 24.39, 27.22], [27.55, 39.53, 45.8, 52.73]],\n"
+    "  \"BF16\": [[11.69, 17.43, 23.29, 27.24], [27.91, 36.39, 48.7, 53.66]],\n"
+    "  \"Q4_0\": [[21.34, 29.33, 46.04, 68.86], [43.18, 58.33, 93.07, 139.3]],\n"
+    "  \"Q5_0\": [[18.65, 22.84, 39.33, 63.59], [36.77, 45.89, 80.88, 126.5]],\n"
+    "  \"Q8_0\": [[23.77, 30.88, 48.79, 71.83], [47.52, 61.68, 97.48, 143.1]],\n"
+    "  \"Q4_K\": [[17.76, 18.08, 32.02, 50.46], [35.43, 35.48, 52.9, 76.23]],\n"
+    "  \"Q5_K\": [[15.33, 17.08, 30.82, 50.37], [30.63, 34.1, 61.45, 100.2]],\n"
+    "  \"Q6_K\": [[20.68, 22.95, 37.55, 51.72], [29.2, 32.4, 56.85, 84.95]]},\n"
+    " \"rates_g\": {\n"
+    "  \"embed\": [1.65, 3.257],\n"
+    "  \"rmsnorm\": [8.865, 17.64],\n"
+    "  \"quantize\": [0.3665, 0.7323],\n"
+    "  \"add\": [9.525, 18.91],\n"
+    "  \"rope\": [2.087, 4.151],\n"
+    "  \"kv_store\": [3.612, 6.527],\n"
+    "  \"attention\": [19.84, 37.85],\n"
+    "  \"attention_key\": [0.08283, 0.1699],\n"
+    "  \"glu_gelu\": [0.1531, 0.3059],\n"
+    "  \"glu_silu\": [0.1922, 0.3704]},\n"
+    " \"matmul_overlap\": [0.428, 0.5811]}\n";
+
+void ls_machine_builtin(ls_machine *m) {
+    if (parse_machine(m, builtin_machine, strlen(builtin_machine), "built-in", NULL)) {
+        /* Cannot happen (a unit of the build); keep the model usable anyway. */
+        memset(m, 0, sizeof *m);
+        m->n_threads = 1;
+        m->n_sizes = 1;
+        m->size_bytes[0] = 1;
+        m->read_gbs[0][0] = 20;
+        m->barrier_us[0] = m->call_us[0] = 0.1;
+        for (int k = 0; k < LS_MACHINE_TYPES; k++)
+            for (int g = 0; g < LS_MACHINE_GROUPS; g++) m->matmul_gmacs[k][0][g] = m->matmul_gmacs_512[k][0][g] = 20;
+        for (int r = 0; r < LS_RATE_COUNT; r++) m->rate_g[r][0] = 1;
+    }
+    m->builtin = true;
+    snprintf(m->source, sizeof m->source,
+             "built-in defaults for an AMD Zen 4 with 2 vCPUs (no %s: run lockstep calibrate)",
+             ls_machine_path());
+}
+
+int ls_machine_load(ls_machine *m, const char *path, bool missing_ok, char *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT && missing_ok) {
+            ls_machine_builtin(m);
+            return 0;
+        }
+        return ls_fail(err, "cannot open the machine model %s: %s", path, strerror(errno));
+    }
+    char *text = malloc(1 << 16);
+    size_t size = text ? fread(text, 1, 1 << 16, f) : 0;
+    bool too_big = text && size == (1 << 16);
+    fclose(f);
+    if (!text) return ls_fail(err, "out of memory");
+    int rc = too_big ? ls_fail(err, "%s: too big for a machine model", path)
+                     : parse_machine(m, text, size, path, err);
+    free(text);
+    return rc;
+}
+
+/* ---- prediction ---------------------------------------------------------------------- */
+
+static int clamp_threads(const ls_machine *m, int n) { return n < m->n_threads ? n : m->n_threads; }
+
+/* Aggregate read bandwidth (bytes/us) for a working set, interpolated in log(size). */
+static double bandwidth(const ls_machine *m, double working_set, int n_threads) {
+    const double *gbs = m->read_gbs[clamp_threads(m, n_threads) - 1];
+    double v;
+    if (working_set <= m->size_bytes[0]) v = gbs[0];
+    else if (working_set >= m->size_bytes[m->n_sizes - 1]) v = gbs[m->n_sizes - 1];
+    else {
+        int s = 1;
+        while (m->size_bytes[s] < working_set) s++;
+        double a = ls_logf((float)m->size_bytes[s - 1]), b = ls_logf((float)m->size_bytes[s]);
+        double f = (ls_logf((float)working_set) - a) / (b - a);
+        v = gbs[s - 1] + f * (gbs[s] - gbs[s - 1]);
+    }
+    return v * 1e3; /* GB/s = 1e3 bytes/us */
+}
+
+/* Per-thread share of an aggregate rate measured with min(T, measured) threads. */
+static double share(const double *per_t, const ls_machine *m, int n_threads) {
+    return per_t[clamp_threads(m, n_threads) - 1] / n_threads;
+}
+
+static double weight_bytes(const ls_weight *w) {
+    const ls_dtype_info *info = ls_dtype_find(w->type);
+    if (!info) return 0;
+    return (double)w->n_out * (double)(w->n_in / info->block_elements) * info->block_bytes;
+}
+
+static int64_t clip(int64_t x, int64_t hi) { return x < hi ? x : hi; }
+
+/* Keys a query at pos sees. */
+static int64_t first_key(int64_t pos, int64_t window) {
+    return window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+}
+
+typedef struct call_shape {
+    int64_t n_rows, position;
+    double working_set;      /* bytes the whole call touches */
+    double arena_bandwidth;  /* bytes/us, all threads, for activations */
+} call_shape;
+
+static double time_of(double bytes, double bytes_per_us, double work, double work_per_us) {
+    double a = bytes / bytes_per_us, b = work / work_per_us;
+    return a > b ? a : b;
+}
+
+/* Predicted us of thread t's tile of step s, and what it moves and computes. */
+static double thread_cost(const ls_program *p, const ls_machine *m, const ls_step *s, int t,
+                          const call_shape *c, double *bytes_out, double *work_out) {
+    const ls_node *n = &p->graph.nodes[s->node];
+    int T = p->n_threads;
+    int64_t rows = s->one_row ? 1 : c->n_rows;
+    int64_t a = s->tile[t], b = s->tile[t + 1];
+    double arena_bw = c->arena_bandwidth / T;
+    double bytes = 0, work = 0, us = 0;
+    switch (s->kernel) {
+    case LS_K_EMBED:
+    case LS_K_RMSNORM:
+    case LS_K_QUANTIZE:
+    case LS_K_KV_STORE: {
+        double r = (double)(clip(b, rows) - clip(a, rows));
+        ls_rate rate = LS_RATE_EMBED;
+        if (s->kernel == LS_K_EMBED) {
+            work = r * n->width;
+            bytes = r * (weight_bytes(n->weight) / (double)n->weight->n_out + n->width * 4.0);
+        } else if (s->kernel == LS_K_RMSNORM) {
+            rate = LS_RATE_RMSNORM;
+            work = r * n->width;
+            bytes = work * 8;
+        } else if (s->kernel == LS_K_QUANTIZE) {
+            rate = LS_RATE_QUANTIZE; /* per element: the kernel loops over the real ones */
+            work = r * (double)(p->buffers[s->in[0]].row_bytes / 4);
+            bytes = r * (double)(p->buffers[s->in[0]].row_bytes + p->buffers[s->out].row_bytes);
+        } else {
+            rate = LS_RATE_KV_STORE;
+            work = r * 2.0 * (double)p->graph.kv_width;
+            bytes = work * 8;
+        }
+        us = time_of(bytes, arena_bw, work, share(m->rate_g[rate], m, T) * 1e3);
+        break;
+    }
+    case LS_K_ADD:
+    case LS_K_GLU: {
+        ls_rate rate = s->kernel == LS_K_ADD ? LS_RATE_ADD
+                       : n->p.activation == LS_ACT_GELU_TANH ? LS_RATE_GLU_GELU : LS_RATE_GLU_SILU;
+        work = (double)(b - a) * (double)rows;
+        bytes = work * 12;
+        us = time_of(bytes, arena_bw, work, share(m->rate_g[rate], m, T) * 1e3);
+        break;
+    }
+    case LS_K_ROPE:
+        work = (double)(b - a) * n->p.rope.head_dim * (double)rows;
+        bytes = work * 8;
+        us = time_of(bytes, arena_bw, work, share(m->rate_g[LS_RATE_ROPE], m, T) * 1e3);
+        break;
+    case LS_K_ATTENTION: {
+        if (b <= a) break;
+        int64_t head_dim = n->p.attention.head_dim, window = n->p.attention.window;
+        int64_t group = n->p.attention.n_head / n->p.attention.n_head_kv;
+        double keys = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t pos = c->position + r;
+            keys += (double)(pos - first_key(pos, window) + 1);
+        }
+        int64_t last = c->position + rows - 1;
+        double span = (double)(last - first_key(c->position, window) + 1);
+        double kv_heads = (double)((b - 1) / group - a / group + 1);
+        work = (double)(b - a) * keys * 2.0 * (double)head_dim;
+        double kv_bytes = kv_heads * span * (double)head_dim * 8.0;
+        bytes = kv_bytes + (double)(b - a) * (double)rows * (double)head_dim * 8.0;
+        double compute = work / (share(m->rate_g[LS_RATE_ATTENTION], m, T) * 1e3) +
+                         (double)(b - a) * keys / (share(m->rate_g[LS_RATE_ATTENTION_KEY], m, T) * 1e3);
+        us = time_of(kv_bytes, bandwidth(m, c->working_set, T) / T, compute, 1.0);
+        break;
+    }
+    case LS_K_MATMUL: {
+        if (b <= a) break;
+        const ls_weight *w = n->weight;
+        int k = ls_machine_type_index(w->type);
+        if (k < 0) break;
+        double matrix = weight_bytes(w);
+        double tile_bytes = matrix * (double)(b - a) / (double)w->n_out;
+        double first_bw = bandwidth(m, c->working_set, T) / T;
+        double again_bw = bandwidth(m, matrix, T) / T;
+        /* The calibrated rate already includes reading a matrix of this size per thread. */
+        double in_rate_bw = bandwidth(m, (double)LS_MACHINE_MATMUL_BYTES * T, T) / T;
+        double overlap = m->matmul_overlap[clamp_threads(m, T) - 1];
+        bool is_float = w->type == LS_F32 || w->type == LS_F16 || w->type == LS_BF16;
+        int64_t unit = is_float ? 16 : 512;
+        int64_t padded_n_in = (w->n_in + unit - 1) / unit * unit;
+        /* The kernel takes tokens 8, 4, 2, 1 at a time, reading its weight tile each time. */
+        int64_t left = rows;
+        bool first = true;
+        while (left > 0) {
+            int nt = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+            int g = nt == 8 ? 3 : nt == 4 ? 2 : nt == 2 ? 1 : 0;
+            int64_t passes = nt == 8 ? left / 8 : 1;
+            /* us per row: fixed + per 512 elements, from rows of 1024 and of 512 */
+            double us_1024 = 1024.0 * nt / (m->matmul_gmacs[k][clamp_threads(m, T) - 1][g] / T * 1e3);
+            double us_512 = 512.0 * nt / (m->matmul_gmacs_512[k][clamp_threads(m, T) - 1][g] / T * 1e3);
+            double per_unit = us_1024 - us_512, fixed = us_512 - per_unit;
+            if (per_unit < 0.5 * us_512) per_unit = 0.5 * us_512;
+            if (fixed < 0) fixed = 0;
+            for (int64_t i = 0; i < passes; i++) {
+                double memory = tile_bytes / (first ? first_bw : again_bw) - tile_bytes / in_rate_bw;
+                double compute = (double)(b - a) * (fixed + per_unit * (double)padded_n_in / 512.0);
+                if (memory < 0) memory = 0;
+                us += memory + compute - overlap * (memory < compute ? memory : compute);
+                first = false;
+            }
+            work += (double)(b - a) * (double)w->n_in * nt * (double)passes;
+            bytes += tile_bytes * (double)passes;
+            left -= nt * passes;
+        }
+        bytes += (double)rows * ((double)ls_activation_row_bytes(w->type, w->n_in) + (double)(b - a) * 4);
+        break;
+    }
+    case LS_K_LAST_ROW:
+        if (t == 0) {
+            bytes = n->width * 8.0;
+            work = (double)n->width;
+            us = time_of(bytes, arena_bw, work, share(m->rate_g[LS_RATE_ADD], m, T) * 1e3);
+        }
+        break;
+    case LS_K_COUNT:
+        break;
+    }
+    *bytes_out = bytes;
+    *work_out = work;
+    return us;
+}
+
+static double call_working_set(const ls_program *p, int64_t n_rows, int64_t position) {
+    double ws = (double)p->arena_bytes;
+    for (int32_t i = 0; i < p->n_steps; i++) {
+        const ls_step *s = &p->steps[i];
+        const ls_node *n = &p->graph.nodes[s->node];
+        if (s->kernel == LS_K_MATMUL) ws += weight_bytes(n->weight);
+        if (s->kernel == LS_K_ATTENTION) {
+            int64_t last = position + n_rows - 1;
+            ws += (double)(last - first_key(position, n->p.attention.window) + 1) *
+                  (double)p->graph.kv_width * 8.0;
+        }
+    }
+    return ws;
+}
+
+double ls_cost_call(const ls_program *p, const ls_machine *m, int64_t n_rows, int64_t position,
+                    ls_step_cost *costs) {
+    int T = p->n_threads;
+    call_shape c = {.n_rows = n_rows, .position = position};
+    c.working_set = call_working_set(p, n_rows, position);
+    c.arena_bandwidth = bandwidth(m, (double)p->arena_bytes, T);
+    double barrier = m->barrier_us[clamp_threads(m, T) - 1];
+    double total = m->call_us[clamp_threads(m, T) - 1];
+    for (int32_t i = 0; i < p->n_steps; i++) {
+        double slowest = 0, bytes = 0, work = 0;
+        for (int t = 0; t < T; t++) {
+            double tb, tw;
+            double us = thread_cost(p, m, &p->steps[i], t, &c, &tb, &tw);
+            if (us > slowest) slowest = us;
+            bytes += tb;
+            work += tw;
+        }
+        double us = slowest + (p->steps[i].barrier_after ? barrier : 0.0);
+        if (costs) costs[i] = (ls_step_cost){.us = us, .bytes = bytes, .work = work};
+        total += us;
+    }
+    return total;
+}
+
+void ls_cost_program(ls_program *p, const ls_machine *m) {
+    ls_step_cost *costs = malloc((size_t)p->n_steps * sizeof *costs);
+    if (!costs) return;
+    ls_cost_call(p, m, p->max_rows, 0, costs);
+    for (int32_t i = 0; i < p->n_steps; i++) p->steps[i].predicted_us = costs[i].us;
+    free(costs);
+}
+
+double ls_cost_decode_ms(const ls_program *p, const ls_machine *m, int64_t first, int64_t n) {
+    double total = 0;
+    for (int64_t i = 0; i < n; i++) total += ls_cost_call(p, m, 1, first + i, NULL);
+    return n > 0 ? total / (double)n / 1e3 : 0;
+}
+
+double ls_cost_prefill_ms(const ls_program *p, const ls_machine *m, int64_t n) {
+    double total = 0;
+    for (int64_t done = 0; done < n;) {
+        int64_t chunk = n - done < p->max_rows ? n - done : p->max_rows;
+        total += ls_cost_call(p, m, chunk, done, NULL);
+        done += chunk;
+    }
+    return total / 1e3;
+}
+
+uint64_t ls_program_weight_bytes(const ls_program *p) {
+    /* Distinct weights (a tied output matrix is the embedding table: counted once). */
+    const void **seen = malloc((size_t)(2 * p->graph.n_nodes + 1) * sizeof *seen);
+    int32_t n_seen = 0;
+    double total = 0;
+    for (int32_t i = 0; i < p->graph.n_nodes; i++) {
+        const ls_node *n = &p->graph.nodes[i];
+        const ls_weight *ws[2] = {n->weight, n->bias};
+        for (int k = 0; k < 2; k++) {
+            if (!ws[k] || !ws[k]->data) continue;
+            bool dup = false;
+            for (int32_t j = 0; seen && j < n_seen && !dup; j++) dup = seen[j] == ws[k]->data;
+            if (dup) continue;
+            if (seen) seen[n_seen++] = ws[k]->data;
+            total += weight_bytes(ws[k]);
+        }
+    }
+    free(seen);
+    return (uint64_t)total;
+}
+
+uint64_t ls_program_kv_bytes(const ls_program *p) {
+    uint64_t sequences = p->max_sequences > 0 ? (uint64_t)p->max_sequences : 1;
+    return sequences * (uint64_t)p->graph.n_layers_kv * 2 * (uint64_t)p->context *
+           (uint64_t)p->graph.kv_width * 4;
+}

@@ -1,0 +1,115 @@
+/* cost.h — the machine model and the predicted time of every step (known latency).
+ *
+ * The machine model holds what `lockstep calibrate` measured (run/calibrate.c): aggregate
+ * read bandwidth for each thread count and working-set size (L2 to DRAM), the throughput of
+ * ls_matmul per weight type and per token group (the kernels take tokens 8, 4, 2 or 1 at a
+ * time), the throughput of every other kernel, and the cost of one barrier. It is saved as a
+ * small JSON file: $LOCKSTEP_MACHINE, else ~/.cache/lockstep/machine.json; without one the
+ * built-in figures of the machine class the project runs on (AMD Zen 4, 2 vCPUs) are used.
+ *
+ * Prediction of one step for a call of n rows at position p, per thread t (its tile):
+ *     memory_t = bytes_t / (bandwidth(working set, T) / T),  compute_t = work_t / (rate(T) / T)
+ *     time_t = max(memory_t, compute_t)                             (kernels but matmul)
+ *     time_t = memory_t + compute_t - overlap(T) * min(memory_t, compute_t)      (matmul)
+ *   step = max over threads of time_t + barrier(T).
+ * The matmul kernels take 16 blocks of 32 at a time (512 elements), so their work counts
+ * n_in rounded up to 512 (quantized types) or 16 (float types), and a row costs a fixed part
+ * (the final sums, the stores) plus a part per 512 elements, fitted from rows of 1024 and
+ * 512 elements. The overlap is measured, since
+ * the kernels issue no prefetches and a matrix-vector product from DRAM is neither purely
+ * memory- nor compute-bound (measured 0.4 to 0.6 on a quiet Zen 4).
+ * bytes_t: the weight bytes of its tile (a matmul reads them once per token group; the first
+ * pass at the bandwidth of the call's working set, the others at the bandwidth of the
+ * matrix's own size), plus activations and KV rows. The working set of a call is all it
+ * touches: weights, the KV rows read, the arena; a model smaller than the last-level cache
+ * thus reads its weights at cache bandwidth. Rates are aggregates measured with T threads
+ * running at once, so shared cores and shared caches are in them. */
+#ifndef LS_COST_H
+#define LS_COST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compile/program.h"
+
+#define LS_MACHINE_THREADS 16 /* thread counts 1..16 can be stored */
+#define LS_MACHINE_SIZES 12
+#define LS_MACHINE_GROUPS 4   /* token groups 1, 2, 4, 8 */
+#define LS_MACHINE_TYPES 9    /* F32 F16 BF16 Q4_0 Q5_0 Q8_0 Q4_K Q5_K Q6_K */
+#define LS_MACHINE_MATMUL_BYTES (192 * 1024) /* weights per thread when matmul is measured */
+
+/* Kernels other than matmul, and the unit their rate counts. */
+typedef enum ls_rate {
+    LS_RATE_EMBED,      /* elements of embedding rows produced (Q8_0 table) */
+    LS_RATE_RMSNORM,    /* elements */
+    LS_RATE_QUANTIZE,   /* elements quantized into the activation format */
+    LS_RATE_ADD,        /* elements */
+    LS_RATE_ROPE,       /* elements rotated */
+    LS_RATE_KV_STORE,   /* elements stored (k and v) */
+    LS_RATE_ATTENTION,  /* multiply-adds: head_dim for q.k plus head_dim for the values, per key */
+    LS_RATE_ATTENTION_KEY, /* (query head, key) pairs: the cost of a key beyond its multiply-adds
+                            * (score, exp, the lane fold); fitted from head_dim 64 and 256 */
+    LS_RATE_GLU_GELU,   /* elements */
+    LS_RATE_GLU_SILU,   /* elements */
+    LS_RATE_COUNT
+} ls_rate;
+
+typedef struct ls_machine {
+    int n_threads;                   /* thread counts measured: 1..n_threads */
+    int n_sizes;
+    double size_bytes[LS_MACHINE_SIZES];                  /* ascending */
+    double read_gbs[LS_MACHINE_THREADS][LS_MACHINE_SIZES]; /* [T-1][size]: GB/s, all threads */
+    double barrier_us[LS_MACHINE_THREADS];                 /* one barrier, T threads */
+    double call_us[LS_MACHINE_THREADS];                    /* fixed cost of one forward call */
+    /* [type][T-1][group]: G multiply-adds/s, all threads, weights in L2 */
+    double matmul_gmacs[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_GROUPS];
+    /* the same with rows of 512 elements: with the above, a fixed cost per row and a cost
+     * per 512 elements (the kernels' unit of 16 blocks) */
+    double matmul_gmacs_512[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_GROUPS];
+    double rate_g[LS_RATE_COUNT][LS_MACHINE_THREADS];      /* G units/s, all threads */
+    /* How much of a matmul's memory time hides under its compute time, from a Q8_0 matrix
+     * vector product on DRAM-resident weights: 1 = all (the max), 0 = none (times add),
+     * below 0: slower than the sum (streaming from DRAM costs more than a plain read). */
+    double matmul_overlap[LS_MACHINE_THREADS];
+    char source[320];                /* the file it came from, or "built-in defaults ..." */
+    bool builtin;
+} ls_machine;
+
+/* The file path: $LOCKSTEP_MACHINE, else $HOME/.cache/lockstep/machine.json. */
+const char *ls_machine_path(void);
+/* The built-in figures (measured on an AMD EPYC Zen 4 with 2 vCPUs). */
+void ls_machine_builtin(ls_machine *m);
+/* Reads the file at path; when it does not exist and `missing_ok`, the built-in figures
+ * (m->builtin set). 0, or -1 with err naming the problem. */
+int ls_machine_load(ls_machine *m, const char *path, bool missing_ok, char *err);
+/* Writes the file (through a temporary file renamed at the end). 0, or -1 with err. */
+int ls_machine_save(const ls_machine *m, const char *path, char *err);
+/* Index of a weight type in matmul_gmacs, or -1. */
+int ls_machine_type_index(int dtype);
+
+/* What a step moves and computes in one call. */
+typedef struct ls_step_cost {
+    double us;          /* predicted time, barrier included */
+    double bytes;       /* bytes read and written, all threads */
+    double work;        /* multiply-adds (matmul, attention) or elements */
+} ls_step_cost;
+
+/* The predicted time of one forward call of n_rows tokens at position (its KV length after
+ * the call is position + n_rows), in microseconds. `costs`, when given, receives each step's
+ * (n_steps entries). */
+double ls_cost_call(const ls_program *p, const ls_machine *m, int64_t n_rows, int64_t position,
+                    ls_step_cost *costs);
+/* Fills every step's predicted_us for a full call (max_rows tokens at position 0). */
+void ls_cost_program(ls_program *p, const ls_machine *m);
+
+/* Mean predicted ms per decoded token for tokens fed one at a time at positions
+ * [first, first + n) ; and ms for a prefill of n tokens from position 0 in calls of the
+ * program's max_rows. */
+double ls_cost_decode_ms(const ls_program *p, const ls_machine *m, int64_t first, int64_t n);
+double ls_cost_prefill_ms(const ls_program *p, const ls_machine *m, int64_t n);
+
+/* Bytes of all distinct weights the program reads; bytes of the KV cache. */
+uint64_t ls_program_weight_bytes(const ls_program *p);
+uint64_t ls_program_kv_bytes(const ls_program *p);
+
+#endif

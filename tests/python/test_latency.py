@@ -1,0 +1,187 @@
+"""Known latency: `lockstep calibrate`, the cost model, `lockstep bench`, `compile --json`.
+
+No speed thresholds here (the machine is shared): the checks are that the commands work,
+that the program's figures are consistent with each other and with the model file read by
+the gguf package, and that the cost model computes what cost.h says on a machine model whose
+figures are chosen so the expected times can be worked out by hand."""
+import json
+import os
+import re
+import subprocess
+import tempfile
+
+import numpy as np
+
+from common import LOCKSTEP, ROOT, tiny_model
+
+
+def lockstep(*args, timeout=300, env=None):
+    return subprocess.run([LOCKSTEP, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def ok(*args, **kw):
+    r = lockstep(*args, **kw)
+    assert r.returncode == 0, f"lockstep {' '.join(args)} exited {r.returncode}: {r.stderr[-2000:]}"
+    return r
+
+
+def assert_bad_input(r, words):
+    assert r.returncode == 2, f"exit {r.returncode}, stderr: {r.stderr!r}"
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, f"want one line on stderr, got {r.stderr!r}"
+    for w in words:
+        assert w.lower() in lines[0].lower(), f"{w!r} not in {lines[0]!r}"
+
+
+def test_help_and_bad_flags():
+    for c in ("calibrate", "bench", "compile"):
+        r = ok(c, "--help")
+        assert r.stdout.startswith("usage: lockstep " + c), r.stdout
+        assert_bad_input(lockstep(c, "--no-such-flag"), ["unknown option"])
+    r = ok("--help")
+    assert "calibrate" in r.stdout and "bench" in r.stdout
+    assert_bad_input(lockstep("calibrate", "-t", "0"), ["-t"])
+    assert_bad_input(lockstep("bench", "--repeat", "x"), ["--repeat"])
+    model = tiny_model("llama", "q8_0")
+    assert_bad_input(lockstep("compile", "-m", model, "--machine", "/nonexistent/m.json"),
+                     ["/nonexistent/m.json"])
+    with tempfile.TemporaryDirectory() as tmp:
+        bad = os.path.join(tmp, "bad.json")
+        for text in ["", "{", '{"format": "lockstep-machine-1", "threads": 1}',
+                     '{"format": "other", "threads": 1}', '{"threads": -3}']:
+            with open(bad, "w") as f:
+                f.write(text)
+            assert_bad_input(lockstep("compile", "-m", model, "--machine", bad), [bad])
+        # The variable names the file too; a missing default file is not an error.
+        env = dict(os.environ, LOCKSTEP_MACHINE=bad)
+        assert_bad_input(lockstep("bench", "-m", model, "--ctx", "64", env=env), [bad])
+        env = dict(os.environ, LOCKSTEP_MACHINE=os.path.join(tmp, "absent.json"))
+        r = ok("compile", "-m", model, "--ctx", "64", env=env)
+        assert "built-in" in r.stderr and "built-in" in r.stdout
+
+
+def compile_both(model, *args, env=None):
+    text = ok("compile", "-m", model, *args, env=env).stdout
+    data = json.loads(ok("compile", "-m", model, "--json", *args, env=env).stdout)
+    return text, data
+
+
+def test_compile_json_consistent():
+    import gguf
+    model = tiny_model("llama", "q8_0")
+    text, d = compile_both(model, "-t", "2", "--batch", "16", "--ctx", "96")
+    steps, s = d["steps"], d["summary"]
+    step_lines = [l for l in text.splitlines() if re.match(r"^\s*\d+\s", l)]
+    assert len(step_lines) == len(steps) == s["n_steps"]
+    # Barriers: where the text says so, as many as the summary counts, always after the last.
+    barriers = [st["barrier_after"] for st in steps]
+    assert barriers == [l.endswith("| barrier") for l in step_lines]
+    assert sum(barriers) == s["n_barriers"] and barriers[-1] and 0 < s["n_barriers"] < len(steps)
+    assert d["threads"] == 2 and d["rows_per_call"] == 16 and d["context"] == 96
+    # The text and the JSON describe the same steps with the same predicted times.
+    for line, st in zip(step_lines, steps):
+        f = line.split()
+        assert int(f[0]) == st["step"] and f[1] == st["kernel"]
+        assert abs(float(f[5 if st["weight"] else 4]) - st["predicted_us"]) < 0.01, (line, st)
+    # Totals are the sums of the steps.
+    assert abs(sum(st["bytes"] for st in steps) - s["bytes"]) <= 1e-6 * s["bytes"] + len(steps)
+    assert abs(sum(st["operations"] for st in steps) - s["operations"]) <= 1e-6 * s["operations"] + len(steps)
+    assert all(st["predicted_us"] > 0 for st in steps)
+    # Memory plan: every operand inside the arena; sharing makes the arena no bigger than the
+    # buffers laid end to end.
+    assert 0 < s["arena_bytes"] <= s["buffers_bytes"]
+    for st in steps:
+        roles = [o["role"] for o in st["operands"]]
+        assert roles and roles.count("out") == (st["kernel"] != "kv_store"), st  # kv_store writes the cache
+        for o in st["operands"]:
+            assert o["offset"] % 64 == 0 and o["offset"] + o["bytes"] <= s["arena_bytes"], (st, o)
+        # Tiles: contiguous, covering [0, work) (last_row: thread 0 does it).
+        t = st["tiles"]
+        assert t[0][0] == 0 and t[-1][1] == st["work"], st
+        assert all(a[1] == b[0] for a, b in zip(t, t[1:])), st
+    # Against the file, read by the gguf package: weight bytes (each tensor once) and the KV
+    # cache from the hyperparameters.
+    r = gguf.GGUFReader(model)
+    assert s["weight_bytes"] == sum(int(t.n_bytes) for t in r.tensors), s
+    kv = lambda key: int(r.fields[key].parts[-1][0])
+    n_layer, n_head_kv = kv("llama.block_count"), kv("llama.attention.head_count_kv")
+    head_dim = kv("llama.embedding_length") // kv("llama.attention.head_count")
+    assert s["kv_cache_bytes"] == n_layer * 2 * 96 * n_head_kv * head_dim * 4
+    # Summary lines of the text carry the same figures.
+    m = re.search(r"predicted: ([\d.]+) ms per decoded token .*?([\d.]+) ms per (\d+)-token prefill", text)
+    assert m, text[-600:]
+    assert abs(float(m.group(1)) - s["predicted_decode_ms"]) < 2e-3
+    assert abs(float(m.group(2)) - s["predicted_prefill_ms"]) < 0.1
+    assert int(m.group(3)) == s["prefill_tokens"] == 96  # the context is shorter than 512
+
+
+def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0, overlap=1.0):
+    """Every figure flat: one bandwidth at every size, one matmul rate, one kernel rate."""
+    rates = ["embed", "rmsnorm", "quantize", "add", "rope", "kv_store", "attention",
+             "attention_key", "glu_gelu", "glu_silu"]
+    types = ["F32", "F16", "BF16", "Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
+    m = {"format": "lockstep-machine-1", "threads": 2, "sizes": [1024, 1 << 30],
+         "read_gbs": [[gbs, gbs], [2 * gbs, 2 * gbs]], "barrier_us": [barrier, barrier],
+         "call_us": [call, call],
+         "matmul_gmacs": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
+         "matmul_gmacs_512": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
+         "rates_g": {r: [rate, 2 * rate] for r in rates}, "matmul_overlap": [overlap, overlap]}
+    with open(path, "w") as f:
+        json.dump(m, f)
+
+
+def test_cost_model_by_hand():
+    """Flat machine: bandwidth B per thread, matmul rate G per thread, kernel rate R per
+    thread (aggregates double with 2 threads), overlap 1 (max of memory and compute).
+    matmul: memory beyond the calibrated read is 0 (flat bandwidth), so a thread's time is
+    outputs * n_in rounded up to 512 * rows / G; glu: max(12 bytes / B, 1 / R) per element."""
+    model = tiny_model("llama", "q8_0")  # dim 256: n_in 256 counts as 512
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        B, G, R, barrier = 10.0, 4.0, 0.5, 2.0
+        synthetic_machine(path, gbs=B, gmacs=G, rate=R, barrier=barrier)
+        _, d = compile_both(model, "-t", "2", "--batch", "8", "--ctx", "64", "--machine", path)
+        assert d["machine"] == path
+        rows = 8
+        seen = set()
+        for st in d["steps"]:
+            tiles = [b - a for a, b in st["tiles"]]
+            if st["kernel"] == "matmul" and st["weight"].startswith("blk.0.attn_q"):
+                n_in = 256
+                want = max(t * 512 * rows for t in tiles) / (G * 1e3) + barrier * st["barrier_after"]
+            elif st["kernel"] == "glu":  # llama: SiLU
+                per_elem = max(12 / (B * 1e3), 1 / (R * 1e3))
+                want = max(tiles) * rows * per_elem + barrier * st["barrier_after"]
+            else:
+                continue
+            seen.add(st["kernel"])
+            assert abs(st["predicted_us"] - want) < 1e-3 * want, (st, want)
+        assert seen == {"matmul", "glu"}
+        # The call total: the sum of the steps plus the fixed cost of a call; the prefill of
+        # 64 tokens in calls of 8 costs more than 8 calls at position 0 (attention grows).
+        s = d["summary"]
+        assert s["predicted_prefill_ms"] * 1e3 > 8 * (sum(st["predicted_us"] for st in d["steps"]) + 3.0) * 0.999
+
+
+def test_calibrate_then_bench():
+    model = tiny_model("llama", "q8_0")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "sub", "machine.json")
+        r = ok("calibrate", "-t", "1", "-o", path, timeout=120)
+        assert "GB/s" in r.stdout and "barrier" in r.stdout
+        m = json.load(open(path))
+        assert m["threads"] == 1 and len(m["read_gbs"]) == 1
+        gbs = np.array(m["read_gbs"][0])
+        assert (gbs > 0).all() and len(gbs) == len(m["sizes"])
+        assert all(v[0][g] > 0 for v in m["matmul_gmacs"].values() for g in range(4))
+        env = dict(os.environ, LOCKSTEP_MACHINE=path)
+        r = ok("bench", "-m", model, "-t", "1", "-n", "4", "--prefill", "32", "--repeat", "1",
+               "--ctx", "64", env=env)
+        out = r.stdout
+        assert path in out, out
+        for what in ("decode", "prefill"):
+            m = re.search(what + r" .*?predicted ([\d.]+) ms/token, measured ([\d.]+) ms/token", out)
+            assert m, out
+            assert float(m.group(1)) > 0 and float(m.group(2)) > 0
+        assert re.search(r"compile [\d.]+ ms", out), out
