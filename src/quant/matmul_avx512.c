@@ -79,12 +79,19 @@ INLINE void unpack(ls_dtype type, const uint8_t *w, int blocks, group *g) {
     __m512i v[8];
     if (type == LS_Q8_0 || type == LS_Q4_0 || type == LS_Q5_0) {
         const int bytes = type == LS_Q8_0 ? 34 : type == LS_Q4_0 ? 18 : 22;
-        /* the 16 f16 scales in one masked gather (dword at each block start, low half) */
-        const __mmask16 present = blocks >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << blocks) - 1);
-        const __m512i index = _mm512_mullo_epi32(
-            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(bytes));
-        __m512i d32 = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), present, index, w, 1);
-        g->scale = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32));
+        /* the 16 f16 scales: plain 16-bit loads packed four to a qword (a vpgatherdd here
+         * stalled Q8_0 prefill: Zen 4 microcodes it, and it is the group's first touch) */
+        uint64_t d4[4];
+        _Pragma("GCC unroll 4")
+        for (int i = 0; i < 4; i++) {
+            uint64_t v = 0;
+            _Pragma("GCC unroll 4")
+            for (int e = 0; e < 4; e++)
+                if (4 * i + e < blocks) v |= (uint64_t)ls_read_u16(w + (4 * i + e) * bytes) << (16 * e);
+            d4[i] = v;
+        }
+        g->scale = _mm512_cvtph_ps(_mm256_setr_epi64x((long long)d4[0], (long long)d4[1],
+                                                      (long long)d4[2], (long long)d4[3]));
         const int qs = type == LS_Q8_0 ? 2 : type == LS_Q4_0 ? 2 : 6;
         __m256i unit[16];
         uint32_t qh[16];
@@ -520,7 +527,10 @@ static void matmul_natural(ls_dtype type, const uint8_t *w, size_t row_bytes, in
     }
 }
 
-#define TILE(fn, TYPE, NT) fn(TYPE, NT, w, row_bytes, n_in, row_first, row_end, a, act_bytes, o, out_stride)
+#define TILE(fn, TYPE, NT) fn(TYPE, NT, w, row_bytes, n_in, block_first, block_end, a, act_bytes, o, out_stride)
+
+/* Weight bytes of one row block in prefill (well inside a 1 MiB L2 next to the activations). */
+#define ROW_BLOCK_BYTES (192u * 1024u)
 
 #define DISPATCH_NT(fn, TYPE)          \
     switch (nt) {                      \
@@ -541,22 +551,31 @@ void ls_matmul_avx512(ls_dtype weight_type, const void *weights, int64_t n_in,
         matmul_natural(weight_type, w, row_bytes, n_in, row_first, row_end, activations, out);
         return;
     }
-    for (int64_t t0 = 0; t0 < n_tokens;) {
-        int64_t left = n_tokens - t0;
-        int nt = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-        const uint8_t *a = (const uint8_t *)activations + t0 * act_bytes;
-        float *o = out + t0 * out_stride;
-        switch (weight_type) {
-        case LS_Q4_0: DISPATCH_NT(rows_quantized, LS_Q4_0); break;
-        case LS_Q5_0: DISPATCH_NT(rows_quantized, LS_Q5_0); break;
-        case LS_Q8_0: DISPATCH_NT(rows_quantized, LS_Q8_0); break;
-        case LS_Q4_K: DISPATCH_NT(rows_quantized, LS_Q4_K); break;
-        case LS_Q5_K: DISPATCH_NT(rows_quantized, LS_Q5_K); break;
-        case LS_Q6_K: DISPATCH_NT(rows_quantized, LS_Q6_K); break;
-        case LS_F32: DISPATCH_NT(rows_float, LS_F32); break;
-        case LS_F16: DISPATCH_NT(rows_float, LS_F16); break;
-        case LS_BF16: DISPATCH_NT(rows_float, LS_BF16); break;
+    /* Rows in blocks of about ROW_BLOCK_BYTES of weights, all tokens for one block before
+     * the next: the block is read from memory once and then served from L2 to every chunk
+     * of 8 tokens (token chunks outermost read the whole matrix once per 8 tokens, which
+     * made prefill memory-bound: a Q8_0 group of 544 bytes per 64 vpdpbusd). */
+    int64_t rows_per_block = (int64_t)(ROW_BLOCK_BYTES / row_bytes);
+    if (rows_per_block < 1) rows_per_block = 1;
+    for (int64_t block_first = row_first; block_first < row_end; block_first += rows_per_block) {
+        int64_t block_end = row_end - block_first < rows_per_block ? row_end : block_first + rows_per_block;
+        for (int64_t t0 = 0; t0 < n_tokens;) {
+            int64_t left = n_tokens - t0;
+            int nt = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+            const uint8_t *a = (const uint8_t *)activations + t0 * act_bytes;
+            float *o = out + t0 * out_stride;
+            switch (weight_type) {
+            case LS_Q4_0: DISPATCH_NT(rows_quantized, LS_Q4_0); break;
+            case LS_Q5_0: DISPATCH_NT(rows_quantized, LS_Q5_0); break;
+            case LS_Q8_0: DISPATCH_NT(rows_quantized, LS_Q8_0); break;
+            case LS_Q4_K: DISPATCH_NT(rows_quantized, LS_Q4_K); break;
+            case LS_Q5_K: DISPATCH_NT(rows_quantized, LS_Q5_K); break;
+            case LS_Q6_K: DISPATCH_NT(rows_quantized, LS_Q6_K); break;
+            case LS_F32: DISPATCH_NT(rows_float, LS_F32); break;
+            case LS_F16: DISPATCH_NT(rows_float, LS_F16); break;
+            case LS_BF16: DISPATCH_NT(rows_float, LS_BF16); break;
+            }
+            t0 += nt;
         }
-        t0 += nt;
     }
 }

@@ -62,4 +62,8 @@ ls_matmul_fn ls_matmul_scalar;
 ls_matmul_fn ls_matmul_avx2;
 ls_matmul_fn ls_matmul_avx512;
 
+/* ls_quantize_activation_row for a quantized weight type on the AVX-512 path: the same bytes
+ * as quant.c's scalar code (every byte of the row written, padding included). */
+void ls_quantize_activation_row_avx512(const float *x, void *out, int64_t n);
+
 #endif

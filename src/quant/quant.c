@@ -33,7 +33,8 @@
  * transformer activation costs precision to 255 neighbours. A 32-element f32 scale is at
  * least as accurate in every case, and the error of every product is bounded by
  * sum_i |w_i| * d_x / 2. The integer sums are exact (|isum| < 2^24, so (float)isum is exact
- * too). Layout: matmul_kernels.h. */
+ * too). Layout: matmul_kernels.h. The scalar code below defines the bits; the AVX-512 path
+ * (quant_avx512.c, taken when ls_isa_current() is avx512) gives the same bytes. */
 #include "quant/quant.h"
 #include "quant/matmul_kernels.h"
 
@@ -249,6 +250,10 @@ void ls_quantize_activation_row(ls_dtype weight_type, const float *x, void *out,
         size_t bytes = ls_activation_row_bytes(weight_type, n);
         memcpy(out, x, (size_t)n * 4);
         memset((uint8_t *)out + n * 4, 0, bytes - (size_t)n * 4);
+        return;
+    }
+    if (ls_isa_current() == LS_ISA_AVX512) { /* same bits (quant_avx512.c) */
+        ls_quantize_activation_row_avx512(x, out, n);
         return;
     }
     uint8_t *o = out;

@@ -132,6 +132,90 @@ static void test_activation_quantization(void) {
     free(act);
 }
 
+/* Every code path's activation quantization gives the scalar bytes (padding included) on
+ * rows with NaN, inf, zero, -0 and subnormal blocks, tiny scales whose inverse overflows,
+ * and exact round-half ties (x / d = k + 1/2, both parities). */
+static void special_block(float *xb, int kind) {
+    switch (kind) {
+    case 0: for (int i = 0; i < 32; i++) xb[i] = 0.0f; break;
+    case 1: for (int i = 0; i < 32; i++) xb[i] = (i & 1) ? -0.0f : 0.0f; break;
+    case 2: xb[rng() % 32] = bits_f32(0x7FC00000u | (uint32_t)(rng() & 0xFFFF)); break; /* NaN */
+    case 3: xb[rng() % 32] = bits_f32(0xFFC00001u); break;                           /* -NaN */
+    case 4: xb[rng() % 32] = (rng() & 1) ? INFINITY : -INFINITY; break;
+    case 5: /* d = 1: ties k + 1/2 for every k */
+        for (int i = 0; i < 32; i++) xb[i] = (float)((int)(rng() % 254) - 127) + 0.5f;
+        xb[rng() % 32] = (rng() & 1) ? 127.0f : -127.0f;
+        break;
+    case 6: /* d = 0.5 (amax 63.5): x / d = 2x, ties at x = (2k + 1) / 4 */
+        for (int i = 0; i < 32; i++) xb[i] = (float)(2 * (int)(rng() % 127) - 126 + 1) * 0.25f;
+        xb[rng() % 32] = 63.5f;
+        break;
+    case 7: /* subnormal: d is subnormal too, 1 / d overflows to inf */
+        for (int i = 0; i < 32; i++) xb[i] = bits_f32((uint32_t)(rng() % 64)) * ((rng() & 1) ? 1.0f : -1.0f);
+        break;
+    case 8: /* huge: amax near FLT_MAX */
+        for (int i = 0; i < 32; i++) xb[i] = (float)(uniform() * 2 - 1) * 3.4e38f;
+        break;
+    case 9: for (int i = 0; i < 32; i++) xb[i] = -1.0f; break; /* one value: all -127 */
+    default: break; /* keep the random values */
+    }
+}
+
+static void test_activation_paths(void) {
+    static const int64_t sizes[] = {32, 96, 512, 544, 640, 2048, 2080};
+    int identical = 1, paths = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        int64_t n = sizes[si];
+        size_t bytes = ls_activation_row_bytes(LS_Q8_0, n);
+        float *x = malloc(sizeof(float) * n);
+        uint8_t *ref = malloc(bytes), *got = malloc(bytes);
+        for (int trial = 0; trial < 40; trial++) {
+            random_activations(x, n);
+            for (int64_t b = 0; b < n / 32; b++) special_block(x + 32 * b, (int)(rng() % 14));
+            ls_isa_select(LS_ISA_SCALAR);
+            memset(ref, 0xAB, bytes);
+            ls_quantize_activation_row(LS_Q4_K, x, ref, n);
+            for (int isa = 1; isa < 3; isa++) {
+                if (ls_isa_select((ls_isa)isa) != 0) continue;
+                paths |= 1 << isa;
+                memset(got, 0x5C, bytes); /* every byte must be written */
+                ls_quantize_activation_row(LS_Q4_K, x, got, n);
+                identical &= memcmp(ref, got, bytes) == 0;
+            }
+        }
+        free(x), free(ref), free(got);
+    }
+    ls_isa_select(ls_isa_best());
+    printf("# activation quantization paths compared with scalar:%s%s\n", paths & 2 ? " avx2" : "",
+           paths & 4 ? " avx512" : "");
+    CHECK(identical, "activation: every code path gives the scalar bytes (NaN, inf, ties, subnormal)",
+          "%s", "bytes differ");
+}
+
+/* The scalar rounding itself: ties go to even (x / d = k + 1/2 with d = 1). */
+static void test_activation_ties(void) {
+    float x[32];
+    for (int i = 0; i < 32; i++) x[i] = (float)(i - 16) + 0.5f; /* -15.5 .. 15.5 */
+    x[31] = 127.0f;                                            /* d = 1 */
+    void *act = malloc(ls_activation_row_bytes(LS_Q8_0, 32));
+    float scale;
+    int8_t q[32];
+    int ok = 1;
+    for (int isa = 0; isa < 3; isa++) {
+        if (ls_isa_select((ls_isa)isa) != 0) continue;
+        ls_quantize_activation_row(LS_Q8_0, x, act, 32);
+        ls_activation_unpack(LS_Q8_0, act, 32, &scale, q);
+        ok &= scale == 1.0f && q[31] == 127;
+        for (int i = 0; i < 31; i++) {
+            int lo = i - 16, even = (lo & 1) ? lo + 1 : lo; /* k + 1/2 -> the even one of k, k+1 */
+            ok &= q[i] == even;
+        }
+    }
+    ls_isa_select(ls_isa_best());
+    CHECK(ok, "activation: halves round to even on every path", "%s", "");
+    free(act);
+}
+
 /* ---- matmul ------------------------------------------------------------------------- */
 
 static uint16_t random_scale_f16(double lo, double hi) {
@@ -282,10 +366,46 @@ static void test_matmul(void) {
     }
 }
 
+/* Prefill on big matrices: the AVX-512 path takes rows in blocks of ~192 KiB of weights with
+ * all tokens per block; a matrix of several blocks must still give the scalar bits. */
+static void test_matmul_row_blocks(void) {
+    static const ls_dtype types[] = {LS_Q8_0, LS_Q4_K};
+    const int64_t n = 2048, rows = 301, tokens = 19;
+    int ok = 1;
+    for (int ti = 0; ti < 2; ti++) {
+        ls_dtype type = types[ti];
+        const ls_dtype_info *info = ls_dtype_find(type);
+        size_t row_bytes = (size_t)(n / info->block_elements) * info->block_bytes;
+        size_t act_bytes = ls_activation_row_bytes(type, n);
+        uint8_t *w = malloc(row_bytes * rows), *act = malloc(act_bytes * tokens);
+        float *x = malloc(sizeof(float) * n * tokens);
+        float *ref = malloc(sizeof(float) * rows * tokens), *got = malloc(sizeof(float) * rows * tokens);
+        random_weights(type, w, rows, n);
+        random_activations(x, n * tokens);
+        for (int64_t t = 0; t < tokens; t++) ls_quantize_activation_row(type, x + t * n, act + t * act_bytes, n);
+        ls_isa_select(LS_ISA_SCALAR);
+        ls_matmul(type, w, n, 0, rows, act, tokens, ref, rows);
+        for (int isa = 1; isa < 3; isa++) {
+            if (ls_isa_select((ls_isa)isa) != 0) continue;
+            memset(got, 0xFF, sizeof(float) * rows * tokens);
+            ls_matmul(type, w, n, 0, 150, act, tokens, got, rows); /* two thread tiles */
+            ls_matmul(type, w, n, 150, rows, act, tokens, got, rows);
+            ok &= memcmp(ref, got, sizeof(float) * rows * tokens) == 0;
+        }
+        ls_isa_select(ls_isa_best());
+        free(w), free(act), free(x), free(ref), free(got);
+    }
+    CHECK(ok, "matmul Q8_0, Q4_K: 301 x 2048 (several row blocks), 19 tokens: every path = scalar",
+          "%s", "outputs differ");
+}
+
 int main(void) {
     test_table();
     test_half();
     test_activation_quantization();
+    test_activation_paths();
+    test_activation_ties();
     test_matmul();
+    test_matmul_row_blocks();
     CHECK_EXIT();
 }
