@@ -126,10 +126,12 @@ def main():
         run_unit_dir(os.path.join(ROOT, "build", "tests"), "unit", args.k)
     if "asan" in parts and make("asan"):
         run_unit_dir(os.path.join(ROOT, "build-asan", "tests"), "asan", args.k)
-    if "python" in parts and make("all"):
-        run_python(args.k)
+    # The fuzzers run before the Python tests: libFuzzer's RSS limit reads the peak RSS, which
+    # a child inherits from this runner once the Python tests have held their large arrays.
     if "fuzz" in parts and make("fuzz"):
         run_fuzz(args.k)
+    if "python" in parts and make("all"):
+        run_python(args.k)
     print(f"# {time.time() - start:.0f}s", flush=True)
     for name in failures:
         print(f"# FAILED {name}")
