@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text/pair_queue.h"
 #include "text/tokenizer_internal.h"
 #include "text/utf8.h"
 
@@ -43,70 +44,17 @@ typedef struct symbol {
     int32_t prev, next;
 } symbol;
 
-typedef struct bigram {
-    int32_t rank;
-    int32_t left, right;
-    uint32_t left_length, right_length; /* when queued: a merge is stale if they changed */
-} bigram;
-
-/* Min-heap on (rank, then smaller left). */
-static bool before(const bigram *a, const bigram *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-typedef struct heap {
-    bigram *items;
-    size_t count, capacity;
-    bool failed;
-} heap;
-
-static void heap_push(heap *h, bigram item) {
-    if (h->count == h->capacity) {
-        size_t capacity = h->capacity ? h->capacity * 2 : 64;
-        bigram *grown = realloc(h->items, capacity * sizeof(bigram));
-        if (!grown) {
-            h->failed = true;
-            return;
-        }
-        h->items = grown;
-        h->capacity = capacity;
-    }
-    size_t i = h->count++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!before(&item, &h->items[parent])) break;
-        h->items[i] = h->items[parent];
-        i = parent;
-    }
-    h->items[i] = item;
-}
-
-static bigram heap_pop(heap *h) {
-    bigram top = h->items[0], last = h->items[--h->count];
-    size_t i = 0;
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= h->count) break;
-        if (child + 1 < h->count && before(&h->items[child + 1], &h->items[child])) child++;
-        if (!before(&h->items[child], &last)) break;
-        h->items[i] = h->items[child];
-        i = child;
-    }
-    if (h->count > 0) h->items[i] = last;
-    return top;
-}
-
-static void try_add(const ls_tokenizer *t, symbol *symbols, heap *h, int32_t left, int32_t right) {
+static void try_add(const ls_tokenizer *t, symbol *symbols, ls_pair_queue *h, int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
     const symbol *l = &symbols[left], *r = &symbols[right];
     int32_t rank = ls_merge_rank(t, l->text, l->length, r->text, r->length);
     if (rank < 0) return;
-    heap_push(h, (bigram){rank, left, right, l->length, r->length});
+    ls_pair_push(h, (ls_pair){(float)rank, left, right, l->length, r->length});
 }
 
 /* Merges one byte-encoded word and appends its ids. */
 static void encode_word(const ls_tokenizer *t, const char *word, size_t length, symbol *symbols,
-                        heap *h, ls_id_list *out) {
+                        ls_pair_queue *h, ls_id_list *out) {
     int32_t whole = t->ignore_merges ? ls_vocab_find(t, word, length) : -1;
     if (whole >= 0) {
         ls_id_list_push(out, whole);
@@ -123,7 +71,7 @@ static void encode_word(const ls_tokenizer *t, const char *word, size_t length, 
     h->count = 0;
     for (int32_t i = 1; i < n; i++) try_add(t, symbols, h, i - 1, i);
     while (h->count > 0 && !h->failed) {
-        bigram b = heap_pop(h);
+        ls_pair b = ls_pair_pop(h);
         symbol *left = &symbols[b.left], *right = &symbols[b.right];
         if (left->length == 0 || right->length == 0 || left->length != b.left_length ||
             right->length != b.right_length)
@@ -156,7 +104,7 @@ void ls_bpe_encode(const ls_tokenizer *t, const char *text, size_t length, ls_id
     size_t *words = NULL;
     char *encoded = NULL;
     symbol *symbols = NULL;
-    heap h = {0};
+    ls_pair_queue h = {0};
     size_t n = 0;
     if (!cpts) goto fail;
     for (size_t offset = 0; offset < length; n++) {
@@ -185,7 +133,7 @@ void ls_bpe_encode(const ls_tokenizer *t, const char *text, size_t length, ls_id
         encode_word(t, encoded, size, symbols, &h, out);
         start += words[w];
     }
-    free(h.items);
+    ls_pair_queue_free(&h);
     free(symbols);
     free(encoded);
     free(words);

@@ -6,6 +6,7 @@
  * token, or — when the piece is not in the vocabulary — one byte token per byte. */
 #include <stdlib.h>
 
+#include "text/pair_queue.h"
 #include "text/tokenizer_internal.h"
 #include "text/utf8.h"
 
@@ -15,72 +16,20 @@ typedef struct symbol {
     int32_t prev, next;
 } symbol;
 
-typedef struct bigram {
-    float score;
-    int32_t left, right;
-    uint32_t length; /* bytes of the pair when it was queued */
-} bigram;
-
-/* Max-heap on (score, then smaller left). */
-static bool before(const bigram *a, const bigram *b) {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-typedef struct heap {
-    bigram *items;
-    size_t count, capacity;
-    bool failed;
-} heap;
-
-static void heap_push(heap *h, bigram item) {
-    if (h->count == h->capacity) {
-        size_t capacity = h->capacity ? h->capacity * 2 : 64;
-        bigram *grown = realloc(h->items, capacity * sizeof(bigram));
-        if (!grown) {
-            h->failed = true;
-            return;
-        }
-        h->items = grown;
-        h->capacity = capacity;
-    }
-    size_t i = h->count++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!before(&item, &h->items[parent])) break;
-        h->items[i] = h->items[parent];
-        i = parent;
-    }
-    h->items[i] = item;
-}
-
-static bigram heap_pop(heap *h) {
-    bigram top = h->items[0], last = h->items[--h->count];
-    size_t i = 0;
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= h->count) break;
-        if (child + 1 < h->count && before(&h->items[child + 1], &h->items[child])) child++;
-        if (!before(&h->items[child], &last)) break;
-        h->items[i] = h->items[child];
-        i = child;
-    }
-    if (h->count > 0) h->items[i] = last;
-    return top;
-}
-
-static void try_add(const ls_tokenizer *t, symbol *symbols, heap *h, int32_t left, int32_t right) {
+static void try_add(const ls_tokenizer *t, symbol *symbols, ls_pair_queue *h, int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
     uint32_t length = symbols[left].length + symbols[right].length;
     /* Adjacent symbols are contiguous in the text. */
     int32_t id = ls_vocab_find(t, symbols[left].text, length);
     if (id < 0) return;
-    heap_push(h, (bigram){t->tokens[id].score, left, right, length});
+    ls_pair_push(h, (ls_pair){-t->tokens[id].score, left, right, symbols[left].length,
+                             symbols[right].length});
 }
 
 void ls_spm_encode(const ls_tokenizer *t, const char *text, size_t length, ls_id_list *out) {
     if (length == 0) return;
     symbol *symbols = malloc(length * sizeof(symbol));
-    heap h = {0};
+    ls_pair_queue h = {0};
     if (!symbols) {
         out->failed = true;
         return;
@@ -95,9 +44,10 @@ void ls_spm_encode(const ls_tokenizer *t, const char *text, size_t length, ls_id
     }
     for (int32_t i = 1; i < n; i++) try_add(t, symbols, &h, i - 1, i);
     while (h.count > 0 && !h.failed) {
-        bigram b = heap_pop(&h);
+        ls_pair b = ls_pair_pop(&h);
         symbol *left = &symbols[b.left], *right = &symbols[b.right];
-        if (left->length == 0 || right->length == 0 || left->length + right->length != b.length)
+        if (left->length == 0 || right->length == 0 || left->length != b.left_length ||
+            right->length != b.right_length)
             continue; /* stale: one side changed since it was queued */
         left->length += right->length;
         right->length = 0;
@@ -120,6 +70,6 @@ void ls_spm_encode(const ls_tokenizer *t, const char *text, size_t length, ls_id
             if (byte_id >= 0) ls_id_list_push(out, byte_id);
         }
     }
-    free(h.items);
+    ls_pair_queue_free(&h);
     free(symbols);
 }
