@@ -88,6 +88,56 @@ static inline float ls_gelu_tanh(float x) {
     return x / (1.0f + ls_expf(-u2));
 }
 
+/* AVX-512 versions of the three hot functions above, for files built with the AVX-512 flags
+ * (kernels_avx512.c): each lane performs the scalar function's IEEE operations in the same
+ * order with the same operands in the same positions, so every lane gives the scalar bits
+ * (checked by tests/unit/test_kernels.c over the whole float range). Separate multiplies
+ * and adds, never FMA. The clamps use max/min with the constant first: VMAXPS(c, x) is
+ * c > x ? c : x, exactly the scalar x < c ? c : x, NaN x included. k / 2 truncates toward
+ * zero as C's does: (k + sign bit of k) >> 1, arithmetic. */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+static inline __m512 ls_expf_x16(__m512 x) {
+    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
+    const __m512 shifter = _mm512_set1_ps(0x1.8p23f);
+    __m512 t = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(0x1.715476p+0f)), shifter);
+    __m512 kf = _mm512_sub_ps(t, shifter);
+    __m512i k = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(shifter));
+    __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(kf, _mm512_set1_ps(0x1.62e4p-1f))),
+                             _mm512_mul_ps(kf, _mm512_set1_ps(0x1.7f7d1cp-20f)));
+    __m512 q = _mm512_set1_ps(0x1.6d27cap-10f);
+    q = _mm512_add_ps(_mm512_mul_ps(q, r), _mm512_set1_ps(0x1.11ef92p-7f));
+    q = _mm512_add_ps(_mm512_mul_ps(q, r), _mm512_set1_ps(0x1.5554fep-5f));
+    q = _mm512_add_ps(_mm512_mul_ps(q, r), _mm512_set1_ps(0x1.5554fap-3f));
+    q = _mm512_add_ps(_mm512_mul_ps(q, r), _mm512_set1_ps(0.5f));
+    __m512 p = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(r, _mm512_mul_ps(_mm512_mul_ps(r, r), q)));
+    __m512i k1 = _mm512_srai_epi32(_mm512_add_epi32(k, _mm512_srli_epi32(k, 31)), 1);
+    __m512i k2 = _mm512_sub_epi32(k, k1);
+    const __m512i bias = _mm512_set1_epi32(127);
+    __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k1, bias), 23));
+    __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k2, bias), 23));
+    return _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+}
+
+/* -x as the scalar code computes it: the sign bit flipped (NaN included). */
+static inline __m512 ls_negate_x16(__m512 x) {
+    return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u)));
+}
+
+static inline __m512 ls_silu_x16(__m512 x) {
+    return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), ls_expf_x16(ls_negate_x16(x))));
+}
+
+static inline __m512 ls_gelu_tanh_x16(__m512 x) {
+    __m512 cube = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+    __m512 u2 = _mm512_mul_ps(_mm512_set1_ps(0x1.988454p+0f),
+                              _mm512_add_ps(x, _mm512_mul_ps(_mm512_set1_ps(0.044715f), cube)));
+    return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), ls_expf_x16(ls_negate_x16(u2))));
+}
+#endif
+
 float ls_logf(float x);
 float ls_tanhf(float x);
 

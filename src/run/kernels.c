@@ -8,7 +8,8 @@
  *   matmul: see quant/quant.c.
  *
  * The inner loops with an AVX-512 version (kernels_simd.h: the lane dot, y += w x, the
- * norm's scaling, add) keep these orders exactly; which runs follows LOCKSTEP_ISA. */
+ * norm's scaling, add, the embedding's scale, GLU, RoPE, the softmax's exponentials) keep
+ * these orders and the scalar operation sequence exactly; which runs follows LOCKSTEP_ISA. */
 #include <math.h>
 #include <string.h>
 
@@ -41,6 +42,28 @@ void ls_scale_mul_scalar(float *y, const float *x, float scale, const float *w, 
 
 void ls_add_scalar(float *y, const float *a, const float *b, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+void ls_scale_scalar(float *y, float s, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] *= s;
+}
+
+void ls_glu_scalar(float *y, const float *gate, const float *up, int64_t n, int gelu) {
+    for (int64_t i = 0; i < n; i++) y[i] = (gelu ? ls_gelu_tanh(gate[i]) : ls_silu(gate[i])) * up[i];
+}
+
+void ls_exp_shifted_scalar(float *y, const float *x, float shift, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = ls_expf(x[i] - shift);
+}
+
+void ls_rope_head_scalar(float *y, const float *x, const float *angles, int64_t half, int interleaved) {
+    for (int64_t i = 0; i < half; i++) {
+        int64_t i0 = interleaved ? 2 * i : i, i1 = interleaved ? 2 * i + 1 : i + half;
+        float c = angles[2 * i], sn = angles[2 * i + 1];
+        float x0 = x[i0], x1 = x[i1];
+        y[i0] = x0 * c - x1 * sn;
+        y[i1] = x0 * sn + x1 * c;
+    }
 }
 
 static bool simd(void) { return ls_isa_current() == LS_ISA_AVX512; }
@@ -81,8 +104,10 @@ static void embed(const ls_exec *e, const ls_step *s, const ls_node *n, int thre
     for (int64_t t = first; t < end; t++) {
         float *row = out + t * n->width;
         ls_dequantize_row(table->type, (const uint8_t *)table->data + tokens[t] * bytes, row, n->width);
-        if (n->p.scale != 1.0f)
-            for (int64_t i = 0; i < n->width; i++) row[i] *= n->p.scale;
+        if (n->p.scale != 1.0f) {
+            if (simd()) ls_scale_avx512(row, n->p.scale, n->width);
+            else ls_scale_scalar(row, n->p.scale, n->width);
+        }
     }
 }
 
@@ -127,8 +152,8 @@ static void matmul(const ls_exec *e, const ls_step *s, const ls_node *n, int thr
               rows, out, n->width);
     if (n->bias) {
         const float *bias = n->bias->data;
-        for (int64_t t = 0; t < rows; t++)
-            for (int64_t r = r0; r < r1; r++) out[t * n->width + r] += bias[r];
+        for (int64_t t = 0; t < rows; t++) /* out = out + bias */
+            add_row(out + t * n->width + r0, out + t * n->width + r0, bias + r0, r1 - r0);
     }
     if (s->in[2] >= 0) { /* fused residual ADD: out = residual + out, as the ADD step would */
         const float *residual = (const float *)buffer(e, s->in[2]);
@@ -155,12 +180,13 @@ static void glu(const ls_exec *e, const ls_step *s, const ls_node *n, int thread
     const float *gate = (const float *)buffer(e, s->in[0]);
     const float *up = (const float *)buffer(e, s->in[1]);
     float *out = (float *)buffer(e, s->out);
-    bool gelu = n->p.activation == LS_ACT_GELU_TANH;
-    for (int64_t t = 0; t < rows; t++)
-        for (int64_t i = s->tile[thread]; i < s->tile[thread + 1]; i++) {
-            float g = gate[t * n->width + i];
-            out[t * n->width + i] = (gelu ? ls_gelu_tanh(g) : ls_silu(g)) * up[t * n->width + i];
-        }
+    int gelu = n->p.activation == LS_ACT_GELU_TANH;
+    int64_t first = s->tile[thread], count = s->tile[thread + 1] - first;
+    for (int64_t t = 0; t < rows && count > 0; t++) {
+        int64_t at = t * n->width + first;
+        if (simd()) ls_glu_avx512(out + at, gate + at, up + at, count, gelu);
+        else ls_glu_scalar(out + at, gate + at, up + at, count, gelu);
+    }
 }
 
 /* Rotates pair (x0, x1) of each head by the angle of (position, pair index). */
@@ -170,19 +196,15 @@ static void rope(const ls_exec *e, const ls_step *s, const ls_node *n, int threa
     float *out = (float *)buffer(e, s->out);
     int64_t head_dim = n->p.rope.head_dim, half = head_dim / 2;
     const float *table = e->rope + (size_t)n->p.rope.table * (size_t)e->program->context * (size_t)half * 2;
-    bool interleaved = n->p.rope.style == LS_ROPE_INTERLEAVED;
+    int interleaved = n->p.rope.style == LS_ROPE_INTERLEAVED;
+    bool vector = simd();
     for (int64_t t = 0; t < rows; t++) {
         const float *angles = table + (size_t)e->positions[t] * (size_t)half * 2;
         for (int64_t h = s->tile[thread]; h < s->tile[thread + 1]; h++) {
             const float *x = in + t * n->width + h * head_dim;
             float *y = out + t * n->width + h * head_dim;
-            for (int64_t i = 0; i < half; i++) {
-                int64_t i0 = interleaved ? 2 * i : i, i1 = interleaved ? 2 * i + 1 : i + half;
-                float c = angles[2 * i], sn = angles[2 * i + 1];
-                float x0 = x[i0], x1 = x[i1];
-                y[i0] = x0 * c - x1 * sn;
-                y[i1] = x0 * sn + x1 * c;
-            }
+            if (vector) ls_rope_head_avx512(y, x, angles, half, interleaved);
+            else ls_rope_head_scalar(y, x, angles, half, interleaved);
         }
     }
 }
@@ -241,11 +263,10 @@ static void attention(const ls_exec *e, const ls_step *s, const ls_node *n, int 
                 scores[j] = score;
                 if (score > max) max = score;
             }
+            if (vector) ls_exp_shifted_avx512(scores + lo, scores + lo, max, pos - lo + 1);
+            else ls_exp_shifted_scalar(scores + lo, scores + lo, max, pos - lo + 1);
             double sum = 0;
-            for (int64_t j = lo; j <= pos; j++) {
-                scores[j] = ls_expf(scores[j] - max);
-                sum += scores[j];
-            }
+            for (int64_t j = lo; j <= pos; j++) sum += scores[j];
             float inv = (float)(1.0 / sum);
             float *o = out + t * n->width + h * head_dim;
             for (int64_t d = 0; d < head_dim; d++) o[d] = 0;

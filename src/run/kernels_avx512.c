@@ -4,6 +4,8 @@
 
 #include <immintrin.h>
 
+#include "base/fmath.h"
+
 static inline __mmask16 tail_mask(int64_t left) {
     return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
 }
@@ -54,5 +56,71 @@ void ls_add_avx512(float *y, const float *a, const float *b, int64_t n) {
         __mmask16 m = tail_mask(n - i);
         _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i),
                                                       _mm512_maskz_loadu_ps(m, b + i)));
+    }
+}
+
+void ls_scale_avx512(float *y, float s, int64_t n) {
+    __m512 sv = _mm512_set1_ps(s);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + i), sv));
+    }
+}
+
+void ls_glu_avx512(float *y, const float *gate, const float *up, int64_t n, int gelu) {
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+        __m512 a = gelu ? ls_gelu_tanh_x16(g) : ls_silu_x16(g);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(a, _mm512_maskz_loadu_ps(m, up + i)));
+    }
+}
+
+void ls_exp_shifted_avx512(float *y, const float *x, float shift, int64_t n) {
+    __m512 sv = _mm512_set1_ps(shift);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 v = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sv);
+        _mm512_mask_storeu_ps(y + i, m, ls_expf_x16(v));
+    }
+}
+
+/* y0 = x0·c − x1·s, y1 = x0·s + x1·c with the source's operand order in every multiply, add
+ * and subtract. Interleaved: 8 pairs per vector, c and s duplicated across each pair.
+ * Split halves: 16 pairs per vector, c and s gathered from 32 interleaved angles.
+ * Same bits as the scalar loop for all inputs but one case: where two NaNs of different
+ * payloads meet in an add, the payload may differ (C lets the compiler swap the operands of
+ * the scalar code, and gcc 12 does); NaN stays NaN in the same places. */
+void ls_rope_head_avx512(float *y, const float *x, const float *angles, int64_t half, int interleaved) {
+    if (interleaved) {
+        int64_t n = 2 * half;
+        for (int64_t i = 0; i < n; i += 16) {
+            __mmask16 m = tail_mask(n - i);
+            __m512 v = _mm512_maskz_loadu_ps(m, x + i);         /* x0 x1 x0 x1 ... */
+            __m512 a = _mm512_maskz_loadu_ps(m, angles + i);    /* c  s  c  s  ... */
+            __m512 swapped = _mm512_permute_ps(v, 0xB1);         /* x1 x0 ... */
+            __m512 p = _mm512_mul_ps(v, _mm512_moveldup_ps(a));  /* x0·c, x1·c */
+            __m512 q = _mm512_mul_ps(swapped, _mm512_movehdup_ps(a)); /* x1·s, x0·s */
+            __m512 r = _mm512_mask_add_ps(_mm512_sub_ps(p, q), (__mmask16)0xAAAA, q, p);
+            _mm512_mask_storeu_ps(y + i, m, r);
+        }
+        return;
+    }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (int64_t i = 0; i < half; i += 16) {
+        int64_t left = half - i;
+        __mmask16 m = tail_mask(left);
+        __mmask16 m_lo = tail_mask(2 * left), m_hi = left > 8 ? tail_mask(2 * left - 16) : 0;
+        __m512 a_lo = _mm512_maskz_loadu_ps(m_lo, angles + 2 * i);
+        __m512 a_hi = _mm512_maskz_loadu_ps(m_hi, angles + 2 * i + 16);
+        __m512 c = _mm512_permutex2var_ps(a_lo, even, a_hi);
+        __m512 sn = _mm512_permutex2var_ps(a_lo, odd, a_hi);
+        __m512 x0 = _mm512_maskz_loadu_ps(m, x + i);
+        __m512 x1 = _mm512_maskz_loadu_ps(m, x + half + i);
+        __m512 y0 = _mm512_sub_ps(_mm512_mul_ps(x0, c), _mm512_mul_ps(x1, sn));
+        __m512 y1 = _mm512_add_ps(_mm512_mul_ps(x0, sn), _mm512_mul_ps(x1, c));
+        _mm512_mask_storeu_ps(y + i, m, y0);
+        _mm512_mask_storeu_ps(y + half + i, m, y1);
     }
 }

@@ -27,4 +27,22 @@ void ls_scale_mul_avx512(float *y, const float *x, float scale, const float *w, 
 void ls_add_scalar(float *y, const float *a, const float *b, int64_t n);
 void ls_add_avx512(float *y, const float *a, const float *b, int64_t n);
 
+/* y[i] = y[i] * s (the embedding's row scale) */
+void ls_scale_scalar(float *y, float s, int64_t n);
+void ls_scale_avx512(float *y, float s, int64_t n);
+
+/* y[i] = act(gate[i]) * up[i], act = ls_gelu_tanh (gelu != 0) or ls_silu (base/fmath.h) */
+void ls_glu_scalar(float *y, const float *gate, const float *up, int64_t n, int gelu);
+void ls_glu_avx512(float *y, const float *gate, const float *up, int64_t n, int gelu);
+
+/* y[i] = ls_expf(x[i] - shift) (the softmax's exponentials; y may be x) */
+void ls_exp_shifted_scalar(float *y, const float *x, float shift, int64_t n);
+void ls_exp_shifted_avx512(float *y, const float *x, float shift, int64_t n);
+
+/* Rotates one head of 2·half elements (y may be x): pair i is (x[i], x[i + half]), or
+ * (x[2i], x[2i + 1]) when interleaved; c = angles[2i], s = angles[2i + 1];
+ *   y0 = x0·c − x1·s,  y1 = x0·s + x1·c. */
+void ls_rope_head_scalar(float *y, const float *x, const float *angles, int64_t half, int interleaved);
+void ls_rope_head_avx512(float *y, const float *x, const float *angles, int64_t half, int interleaved);
+
 #endif

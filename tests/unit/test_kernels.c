@@ -1,8 +1,11 @@
 /* test_kernels.c — the AVX-512 inner loops of the runtime kernels (src/run/kernels_simd.h)
  * give the same bits as the scalar ones, which fix the reduction order; and the scalar lane
  * dot is within float rounding of a double-precision dot. Lengths cover whole vectors,
- * tails of every size and head/row widths the models use. */
+ * tails of every size and head/row widths the models use. The elementwise functions behind
+ * GLU and the softmax (ls_expf, ls_silu, ls_gelu_tanh) are compared over every 64th float
+ * bit pattern, specials and 4 million random inputs. */
 #include "check.h"
+#include "base/fmath.h"
 #include "quant/quant.h"
 #include "run/kernels_simd.h"
 
@@ -30,6 +33,53 @@ static float value(void) {
 }
 
 static int same(const float *a, const float *b, int64_t n) { return memcmp(a, b, (size_t)n * 4) == 0; }
+
+/* same bits, except that any two NaNs match: where two NaNs meet in a commutative add or
+ * multiply, x86 returns the first operand's payload, and C lets the compiler swap the
+ * operands of the scalar code (gcc 12 does in RoPE), so payloads are not promised there */
+static int same_or_both_nan(const float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], 4) && !(a[i] != a[i] && b[i] != b[i])) return 0;
+    return 1;
+}
+
+static float from_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static uint32_t bits_of(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+/* The elementwise functions, scalar vs AVX-512, on one chunk of inputs: exp through the
+ * softmax loop with shift 0 (x - 0 == x, -0 and NaN included), silu and gelu through GLU
+ * with up = 1 (a · 1 == a). Returns the first input whose bits differ, via *bad. */
+enum { CHUNK = 4096 };
+static float all_ones[CHUNK];
+
+static int64_t compare_functions(const float *x, int64_t n, int which, uint32_t *bad, float *got_scalar,
+                                 float *got_vector) {
+    static float y1[CHUNK], y2[CHUNK];
+    if (which == 0) {
+        ls_exp_shifted_scalar(y1, x, 0.0f, n);
+        ls_exp_shifted_avx512(y2, x, 0.0f, n);
+    } else {
+        ls_glu_scalar(y1, x, all_ones, n, which == 2);
+        ls_glu_avx512(y2, x, all_ones, n, which == 2);
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (bits_of(y1[i]) != bits_of(y2[i])) {
+            *bad = bits_of(x[i]);
+            *got_scalar = y1[i];
+            *got_vector = y2[i];
+            return 1;
+        }
+    return 0;
+}
 
 int main(void) {
     if (ls_isa_select(LS_ISA_AVX512) != 0) {
@@ -89,6 +139,121 @@ int main(void) {
     CHECK(axpy_same, "y += w x: AVX-512 bits == scalar bits", "%s", "");
     CHECK(scale_same, "y = (x scale) w: AVX-512 bits == scalar bits", "%s", "");
     CHECK(add_same, "y = a + b (also in place): AVX-512 bits == scalar bits", "%s", "");
+
+    /* exp, silu, gelu: every 64th float bit pattern (both signs, subnormals, inf, NaNs of
+     * many payloads), the specials and clamp edges, and 4 million random patterns */
+    static const char *names[3] = {"exp", "silu", "gelu_tanh"};
+    for (int i = 0; i < CHUNK; i++) all_ones[i] = 1.0f;
+    static float chunk[CHUNK];
+    const float specials[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, from_bits(0x7f800001u),
+                              from_bits(0xffbfffffu), from_bits(0x7fc12345u), 3.4028235e38f,
+                              -3.4028235e38f, 1e-45f, -1e-45f, 1.17549435e-38f, -104.0f,
+                              -104.00001f, -103.99999f, 89.0f, 89.00001f, 88.99999f, 88.7228317f,
+                              88.7228394f, -87.3365f, -103.972f, -88.0f, 0.5f, -0.5f, 1.0f, -1.0f,
+                              0x1p-24f, -0x1p-24f, 0.3465736f, -0.3465736f, 12582912.0f, -12582912.0f,
+                              44.0f, -44.0f, 10.0f, -10.0f};
+    for (int which = 0; which < 3; which++) {
+        uint32_t bad = 0;
+        float got1 = 0, got2 = 0;
+        int64_t wrong = 0, count = 0;
+        int64_t n_special = (int64_t)(sizeof specials / sizeof specials[0]);
+        wrong += compare_functions(specials, n_special, which, &bad, &got1, &got2);
+        count += n_special;
+        for (uint64_t start = 0; start < (1ull << 32) && !wrong; start += 64ull * CHUNK) {
+            for (int i = 0; i < CHUNK; i++) chunk[i] = from_bits((uint32_t)(start + 64ull * (uint64_t)i));
+            wrong += compare_functions(chunk, CHUNK, which, &bad, &got1, &got2);
+            count += CHUNK;
+        }
+        for (int rep = 0; rep < 4000000 / CHUNK && !wrong; rep++) {
+            for (int i = 0; i < CHUNK; i++) {
+                uint64_t r = rng();
+                /* half of them uniform over patterns, half over [-110, 110] where the
+                 * functions do their work */
+                chunk[i] = r & 1 ? from_bits((uint32_t)(r >> 32))
+                                 : (float)((double)(r >> 11) / 9007199254740992.0 * 220.0 - 110.0);
+            }
+            wrong += compare_functions(chunk, CHUNK, which, &bad, &got1, &got2);
+            count += CHUNK;
+        }
+        CHECK(!wrong, "elementwise: AVX-512 bits == scalar bits over the float range",
+              "%s: input 0x%08x gives scalar 0x%08x, avx512 0x%08x", names[which], bad,
+              bits_of(got1), bits_of(got2));
+        printf("# %s: %lld inputs compared\n", names[which], (long long)count);
+    }
+    /* and the vector exp is the scalar function, not merely equal to the scalar loop */
+    {
+        float x[5] = {0.0f, 1.0f, -1.0f, 88.0f, -100.0f}, y[5];
+        ls_exp_shifted_avx512(y, x, 0.0f, 5);
+        int ok = 1;
+        for (int i = 0; i < 5; i++) ok &= bits_of(y[i]) == bits_of(ls_expf(x[i]));
+        CHECK(ok && y[0] == 1.0f, "exp row: each element is ls_expf of it", "%s", "");
+    }
+
+    /* rows of every length: GLU with random up, exp with a shift, the embedding scale, RoPE
+     * in both layouts; out of place and in place */
+    int glu_same = 1, exp_same = 1, scale_row_same = 1, rope_same = 1, rope_in_place = 1;
+    static float angles[2 * MAX], x2[MAX];
+    for (int64_t n = 1; n <= MAX; n += n < 80 ? 1 : 61) {
+        for (int64_t i = 0; i < n; i++) {
+            a[i] = value() * 1e4f, b[i] = value();
+            a[i] = a[i] > 200.0f ? (float)(i % 200) - 100.0f : a[i]; /* some in the working range */
+        }
+        for (int gelu = 0; gelu < 2; gelu++) {
+            ls_glu_scalar(y1, a, b, n, gelu);
+            ls_glu_avx512(y2, a, b, n, gelu);
+            glu_same &= same(y1, y2, n);
+            memcpy(x2, a, (size_t)n * 4);
+            ls_glu_avx512(x2, x2, b, n, gelu);
+            glu_same &= same(y1, x2, n);
+        }
+        float shift = value() * 100.0f;
+        ls_exp_shifted_scalar(y1, a, shift, n);
+        ls_exp_shifted_avx512(y2, a, shift, n);
+        exp_same &= same(y1, y2, n);
+        memcpy(x2, a, (size_t)n * 4);
+        ls_exp_shifted_avx512(x2, x2, shift, n);
+        exp_same &= same(y1, x2, n);
+        memcpy(y1, a, (size_t)n * 4);
+        memcpy(y2, a, (size_t)n * 4);
+        ls_scale_scalar(y1, 16.0f + shift, n);
+        ls_scale_avx512(y2, 16.0f + shift, n);
+        scale_row_same &= same(y1, y2, n);
+        if (n % 2) continue;
+        int64_t half = n / 2;
+        for (int64_t i = 0; i < half; i++) {
+            double angle = (double)(i + 1) * (double)(n + 7) * 0.37; /* cos/sin pairs */
+            angles[2 * i] = (float)cos(angle), angles[2 * i + 1] = (float)sin(angle);
+            if (i % 13 == 5) angles[2 * i] = value(), angles[2 * i + 1] = value(); /* any */
+        }
+        /* NaNs of two payloads: NaN in, NaN out, in the same places */
+        float saved[2] = {a[0], a[n - 1]};
+        if (n % 8 == 2) a[0] = from_bits(0x7fc00001u), a[n - 1] = from_bits(0xffc00002u);
+        for (int style = 0; style < 2; style++) {
+            ls_rope_head_scalar(y1, a, angles, half, style);
+            ls_rope_head_avx512(y2, a, angles, half, style);
+            rope_same &= same_or_both_nan(y1, y2, n);
+            memcpy(x2, a, (size_t)n * 4);
+            ls_rope_head_avx512(x2, x2, angles, half, style);
+            rope_in_place &= same_or_both_nan(y1, x2, n);
+        }
+        a[0] = saved[0], a[n - 1] = saved[1];
+    }
+    CHECK(glu_same, "GLU rows (silu, gelu; in place too): AVX-512 bits == scalar bits", "%s", "");
+    CHECK(exp_same, "softmax exp rows (in place too): AVX-512 bits == scalar bits", "%s", "");
+    CHECK(scale_row_same, "embedding row scale: AVX-512 bits == scalar bits", "%s", "");
+    CHECK(rope_same, "RoPE heads, split and interleaved: AVX-512 bits == scalar bits", "%s", "");
+    CHECK(rope_in_place, "RoPE heads in place: AVX-512 bits == scalar bits", "%s", "");
+
+    /* RoPE rotates the documented pairs: split halves pair x[i] with x[i + half],
+     * interleaved x[2i] with x[2i + 1]; a rotation by 90 degrees maps (x0, x1) to (-x1, x0) */
+    {
+        float xs[6] = {1, 2, 3, 4, 5, 6}, quarter[6] = {0, 1, 0, 1, 0, 1}, r1[6], r2[6];
+        ls_rope_head_avx512(r1, xs, quarter, 3, 0);
+        ls_rope_head_avx512(r2, xs, quarter, 3, 1);
+        int ok = r1[0] == -4 && r1[3] == 1 && r1[2] == -6 && r1[5] == 3 && r2[0] == -2 && r2[1] == 1 &&
+                 r2[4] == -6 && r2[5] == 5;
+        CHECK(ok, "RoPE: the pairs of each layout", "split %g %g interleaved %g %g", r1[0], r1[3], r2[0], r2[1]);
+    }
 
     /* the order is the documented one, not just the same in both: lane 0 gets elements 0
      * and 16, and 1e8 + 1 - 1e8 = 0 in float while the other groupings give 1 */
