@@ -141,7 +141,6 @@ int cmd_bench(int argc, char **argv) {
     bool steps = false;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
-        int64_t n;
         int r;
         if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
@@ -153,11 +152,8 @@ int cmd_bench(int argc, char **argv) {
             continue;
         }
 #define FLAG(name, alias) ((r = cli_value(cmd, argc, argv, &i, name, alias, &v)) != 0)
-        if (FLAG("-m", "--model")) ep.model_path = v;
-        else if (FLAG("-t", "--threads")) { if (r > 0 && !cli_int(cmd, "-t", v, 1, LS_MAX_THREADS, &n)) ep.threads = (int)n; else r = -1; }
-        else if (FLAG("--batch", NULL)) { if (r > 0 && cli_int(cmd, "--batch", v, 1, 65536, &ep.batch)) r = -1; }
-        else if (FLAG("--ctx", NULL)) { if (r > 0 && cli_int(cmd, "--ctx", v, 1, 1 << 24, &ep.context)) r = -1; }
-        else if (FLAG("-n", "--tokens")) { if (r > 0 && cli_int(cmd, "-n", v, 1, 1 << 20, &n_decode)) r = -1; }
+        if ((r = cli_engine_flag(cmd, argc, argv, &i, &ep))) {
+        } else if (FLAG("-n", "--tokens")) { if (r > 0 && cli_int(cmd, "-n", v, 1, 1 << 20, &n_decode)) r = -1; }
         else if (FLAG("--prompt-tokens", NULL)) { if (r > 0 && cli_int(cmd, "--prompt-tokens", v, 1, 1 << 20, &n_prompt)) r = -1; }
         else if (FLAG("--prefill", NULL)) { if (r > 0 && cli_int(cmd, "--prefill", v, 1, 1 << 20, &n_prefill)) r = -1; }
         else if (FLAG("--repeat", NULL)) { if (r > 0 && cli_int(cmd, "--repeat", v, 1, 1000, &repeats)) r = -1; }

@@ -68,7 +68,10 @@ typedef struct cli_engine_params {
 int cli_engine_open(cli_engine *engine, const char *command, const cli_engine_params *params);
 /* The model (and tokenizer) only. */
 int cli_engine_load(cli_engine *engine, const char *command, const cli_engine_params *params);
-/* Compiles the loaded model with params' threads, context and batch, and starts threads. */
+/* Compiles the loaded model with params' threads, context and batch (defaults: one thread
+ * per CPU, min(model's context, 4096), 128 rows per call). */
+int cli_engine_compile(cli_engine *engine, const char *command, const cli_engine_params *params);
+/* cli_engine_compile, then starts the runtime's threads. */
 int cli_engine_start(cli_engine *engine, const char *command, const cli_engine_params *params);
 void cli_engine_close(cli_engine *engine);
 

@@ -162,7 +162,7 @@ int cli_engine_load(cli_engine *e, const char *command, const cli_engine_params 
     return 0;
 }
 
-int cli_engine_start(cli_engine *e, const char *command, const cli_engine_params *params) {
+int cli_engine_compile(cli_engine *e, const char *command, const cli_engine_params *params) {
     char err[LS_ERROR_SIZE];
     int64_t context = params->context;
     if (context <= 0) context = e->model.hp.context_train < 4096 ? e->model.hp.context_train : 4096;
@@ -181,6 +181,13 @@ int cli_engine_start(cli_engine *e, const char *command, const cli_engine_params
         return EXIT_BAD_INPUT;
     }
     e->compile_ms = cli_now_ms() - start;
+    return 0;
+}
+
+int cli_engine_start(cli_engine *e, const char *command, const cli_engine_params *params) {
+    char err[LS_ERROR_SIZE];
+    int rc = cli_engine_compile(e, command, params);
+    if (rc) return rc;
     if (!(e->runtime = ls_runtime_create(&e->program, err))) {
         cli_error(command, "%s", err);
         cli_engine_close(e);

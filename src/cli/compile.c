@@ -29,7 +29,6 @@ int cmd_compile(int argc, char **argv) {
     bool json = false;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
-        int64_t n;
         int r;
         if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
@@ -39,17 +38,13 @@ int cmd_compile(int argc, char **argv) {
             json = true;
             continue;
         }
-#define FLAG(name, alias) ((r = cli_value(cmd, argc, argv, &i, name, alias, &v)) != 0)
-        if (FLAG("-m", "--model")) ep.model_path = v;
-        else if (FLAG("-t", "--threads")) { if (r > 0 && !cli_int(cmd, "-t", v, 1, LS_MAX_THREADS, &n)) ep.threads = (int)n; else r = -1; }
-        else if (FLAG("--ctx", NULL)) { if (r > 0 && cli_int(cmd, "--ctx", v, 1, 1 << 24, &ep.context)) r = -1; }
-        else if (FLAG("--batch", NULL)) { if (r > 0 && cli_int(cmd, "--batch", v, 1, 65536, &ep.batch)) r = -1; }
-        else if (FLAG("--machine", NULL)) machine_path = v;
-        else {
+        if ((r = cli_engine_flag(cmd, argc, argv, &i, &ep))) {
+        } else if ((r = cli_value(cmd, argc, argv, &i, "--machine", NULL, &v))) {
+            machine_path = v;
+        } else {
             cli_error(cmd, "unknown option '%s' (see --help)", argv[i]);
             return EXIT_BAD_INPUT;
         }
-#undef FLAG
         if (r < 0) return EXIT_BAD_INPUT;
     }
     char err[LS_ERROR_SIZE];
@@ -60,32 +55,15 @@ int cmd_compile(int argc, char **argv) {
     }
     cli_engine engine;
     int rc = cli_engine_load(&engine, cmd, &ep);
-    if (rc) return rc;
-    /* The same parameters as cli_engine_start, without starting a runtime. */
-    int64_t context = ep.context;
-    if (context <= 0) context = engine.model.hp.context_train < 4096 ? engine.model.hp.context_train : 4096;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    ls_compile_params cp = {
-        .n_threads = ep.threads > 0 ? ep.threads : (int)(cpus > 0 ? cpus : 1),
-        .max_rows = ep.batch > 0 ? ep.batch : 128,
-        .context = context,
-    };
-    if (cp.max_rows > context) cp.max_rows = context;
-    ls_program program;
-    double start = cli_now_ms();
-    if (ls_compile(&program, &engine.model, &cp, err)) {
-        cli_error(cmd, "%s", err);
-        cli_engine_close(&engine);
-        return EXIT_BAD_INPUT;
-    }
-    double compile_ms = cli_now_ms() - start;
-    ls_cost_program(&program, &machine);
-    double cost_ms = cli_now_ms() - start - compile_ms;
-    if (json) ls_explain_json(stdout, &program, &machine);
-    else ls_explain(stdout, &program, &machine);
+    if (rc || (rc = cli_engine_compile(&engine, cmd, &ep))) return rc;
+    ls_program *program = &engine.program;
+    double compile_ms = engine.compile_ms, start = cli_now_ms();
+    ls_cost_program(program, &machine);
+    double cost_ms = cli_now_ms() - start;
+    if (json) ls_explain_json(stdout, program, &machine);
+    else ls_explain(stdout, program, &machine);
     if (machine.builtin) fprintf(stderr, "machine model: %s\n", machine.source);
     fprintf(stderr, "load %.0f ms, compile %.1f ms, cost model %.1f ms\n", engine.load_ms, compile_ms, cost_ms);
-    ls_program_free(&program);
     cli_engine_close(&engine);
     return 0;
 }
