@@ -3,11 +3,11 @@
 
   unit      build/tests/test_*       C unit tests (each CHECK prints "ok -"/"not ok -")
   asan      build-asan/tests/test_*  the same under AddressSanitizer + UBSan
+  fuzz      build-fuzz/fuzz_*        libFuzzer on the file parsers, bounded time
   python    tests/python/test_*.py   end-to-end checks against independent references
                                      (llama.cpp via llama-cpp-python, the gguf package)
-  fuzz      build-fuzz/fuzz_*        libFuzzer on the file parsers, bounded time
 
-Usage: tests/run.py [-k SUBSTRING] [--only unit,asan,python,fuzz]
+Usage: tests/run.py [-k SUBSTRING] [--only unit,asan,fuzz,python]
 The last line is "N passed, M failed". Nothing is skipped: a check whose reference is
 missing fails.
 """
@@ -118,7 +118,7 @@ def run_fuzz(pattern):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-k", default="")
-    ap.add_argument("--only", default="unit,asan,python,fuzz")
+    ap.add_argument("--only", default="unit,asan,fuzz,python")
     args = ap.parse_args()
     parts = args.only.split(",")
     start = time.time()

@@ -79,8 +79,9 @@ typedef struct ls_graph {
 void ls_graph_init(ls_graph *g, int64_t max_rows);
 void ls_graph_free(ls_graph *g);
 
-/* Appends a node (copied) and returns its id (-1 after an allocation failure). The row
- * count (all rows or last only) is inherited from the first source. */
+/* Appends a node (copied) and returns its id. ls_build_model reserves room for every node
+ * first; running out sets `oom` (a builder bug, reported by ls_build_model). The row count
+ * (all rows or last only) is inherited from the first source. */
 int32_t ls_graph_add(ls_graph *g, ls_node node);
 
 /* Helpers the builders use; each returns the new node id. */
