@@ -17,10 +17,10 @@
 #include "base/fmath.h"
 #include "quant/quant.h"
 
-static const ls_dtype machine_types[LS_MACHINE_TYPES] = {
+const ls_dtype ls_machine_types[LS_MACHINE_TYPES] = {
     LS_F32, LS_F16, LS_BF16, LS_Q4_0, LS_Q5_0, LS_Q8_0, LS_Q4_K, LS_Q5_K, LS_Q6_K};
 
-static const char *rate_names[LS_RATE_COUNT] = {
+const char *const ls_rate_names[LS_RATE_COUNT] = {
     [LS_RATE_EMBED] = "embed",         [LS_RATE_RMSNORM] = "rmsnorm",
     [LS_RATE_QUANTIZE] = "quantize",   [LS_RATE_ADD] = "add",
     [LS_RATE_ROPE] = "rope",           [LS_RATE_KV_STORE] = "kv_store",
@@ -30,7 +30,7 @@ static const char *rate_names[LS_RATE_COUNT] = {
 
 int ls_machine_type_index(int dtype) {
     for (int i = 0; i < LS_MACHINE_TYPES; i++)
-        if ((int)machine_types[i] == dtype) return i;
+        if ((int)ls_machine_types[i] == dtype) return i;
     return -1;
 }
 
@@ -65,7 +65,7 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->call_us[t]);
     fprintf(f, "],\n  \"matmul_gmacs\": {");
     for (int k = 0; k < LS_MACHINE_TYPES; k++) {
-        fprintf(f, "%s\n    \"%s\": [", k ? "," : "", ls_dtype_find(machine_types[k])->name);
+        fprintf(f, "%s\n    \"%s\": [", k ? "," : "", ls_dtype_find(ls_machine_types[k])->name);
         for (int t = 0; t < m->n_threads; t++) {
             fprintf(f, "%s[", t ? ", " : "");
             for (int g = 0; g < LS_MACHINE_GROUPS; g++) fprintf(f, "%s%.4g", g ? ", " : "", m->matmul_gmacs[k][t][g]);
@@ -75,7 +75,7 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     }
     fprintf(f, "},\n  \"matmul_gmacs_512\": {");
     for (int k = 0; k < LS_MACHINE_TYPES; k++) {
-        fprintf(f, "%s\n    \"%s\": [", k ? "," : "", ls_dtype_find(machine_types[k])->name);
+        fprintf(f, "%s\n    \"%s\": [", k ? "," : "", ls_dtype_find(ls_machine_types[k])->name);
         for (int t = 0; t < m->n_threads; t++) {
             fprintf(f, "%s[", t ? ", " : "");
             for (int g = 0; g < LS_MACHINE_GROUPS; g++) fprintf(f, "%s%.4g", g ? ", " : "", m->matmul_gmacs_512[k][t][g]);
@@ -85,7 +85,7 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     }
     fprintf(f, "},\n  \"rates_g\": {");
     for (int r = 0; r < LS_RATE_COUNT; r++) {
-        fprintf(f, "%s\n    \"%s\": [", r ? "," : "", rate_names[r]);
+        fprintf(f, "%s\n    \"%s\": [", r ? "," : "", ls_rate_names[r]);
         for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->rate_g[r][t]);
         fputc(']', f);
     }
@@ -160,20 +160,20 @@ static int store(parser *p, double v) {
                IN(ix[1], LS_MACHINE_GROUPS)) {
         int k = -1;
         for (int i = 0; i < LS_MACHINE_TYPES; i++)
-            if (!strcmp(p->path + 18, ls_dtype_find(machine_types[i])->name)) k = i;
+            if (!strcmp(p->path + 18, ls_dtype_find(ls_machine_types[i])->name)) k = i;
         if (k < 0) return bad(p, "unknown weight type in matmul_gmacs_512");
         m->matmul_gmacs_512[k][ix[0]][ix[1]] = v;
     } else if (!strncmp(p->path, ".matmul_gmacs.", 14) && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
                IN(ix[1], LS_MACHINE_GROUPS)) {
         int k = -1;
         for (int i = 0; i < LS_MACHINE_TYPES; i++)
-            if (!strcmp(p->path + 14, ls_dtype_find(machine_types[i])->name)) k = i;
+            if (!strcmp(p->path + 14, ls_dtype_find(ls_machine_types[i])->name)) k = i;
         if (k < 0) return bad(p, "unknown weight type in matmul_gmacs");
         m->matmul_gmacs[k][ix[0]][ix[1]] = v;
     } else if (!strncmp(p->path, ".rates_g.", 9) && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
         int r = -1;
         for (int i = 0; i < LS_RATE_COUNT; i++)
-            if (!strcmp(p->path + 9, rate_names[i])) r = i;
+            if (!strcmp(p->path + 9, ls_rate_names[i])) r = i;
         if (r < 0) return bad(p, "unknown kernel in rates_g");
         m->rate_g[r][ix[0]] = v;
     } else {

@@ -54,6 +54,10 @@ typedef enum ls_rate {
     LS_RATE_COUNT
 } ls_rate;
 
+/* The weight types of matmul_gmacs[k], in order, and the rates' names in the machine file. */
+extern const ls_dtype ls_machine_types[LS_MACHINE_TYPES];
+extern const char *const ls_rate_names[LS_RATE_COUNT];
+
 typedef struct ls_machine {
     int n_threads;                   /* thread counts measured: 1..n_threads */
     int n_sizes;

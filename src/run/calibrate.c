@@ -371,17 +371,6 @@ static void barrier_run(void *ctx, int thread, int64_t iterations) {
 
 /* ---- the whole calibration ----------------------------------------------------------- */
 
-static const ls_dtype calibrated_types[LS_MACHINE_TYPES] = {
-    LS_F32, LS_F16, LS_BF16, LS_Q4_0, LS_Q5_0, LS_Q8_0, LS_Q4_K, LS_Q5_K, LS_Q6_K};
-
-static const char *rate_names[LS_RATE_COUNT] = {
-    [LS_RATE_EMBED] = "embed",         [LS_RATE_RMSNORM] = "rmsnorm",
-    [LS_RATE_QUANTIZE] = "quantize",   [LS_RATE_ADD] = "add",
-    [LS_RATE_ROPE] = "rope",           [LS_RATE_KV_STORE] = "kv_store",
-    [LS_RATE_ATTENTION] = "attention", [LS_RATE_GLU_GELU] = "glu_gelu",
-    [LS_RATE_GLU_SILU] = "glu_silu",   [LS_RATE_ATTENTION_KEY] = "attention_key",
-};
-
 static int measure_bandwidth(ls_machine *m, FILE *log, char *err) {
     static const double sizes_kib[LS_MACHINE_SIZES] = {256,   512,   1024,  2048,  4096,  8192,
                                                        16384, 24576, 32768, 49152, 65536, 262144};
@@ -414,7 +403,7 @@ static int measure_bandwidth(ls_machine *m, FILE *log, char *err) {
 
 static int measure_matmul(ls_machine *m, FILE *log, char *err) {
     for (int k = 0; k < LS_MACHINE_TYPES; k++) {
-        ls_dtype type = calibrated_types[k];
+        ls_dtype type = ls_machine_types[k];
         const ls_dtype_info *info = ls_dtype_find(type);
         int ok = 1;
         /* Rows of 1024 elements (two groups of 16 blocks), then of 512 (one): the cost model
@@ -475,7 +464,7 @@ static int measure_matmul(ls_machine *m, FILE *log, char *err) {
 /* A Q8_0 matrix-vector product over the largest working set of the sweep (DRAM): how much
  * of its memory time hides under its compute time (cost.h). */
 static int measure_overlap(ls_machine *m, FILE *log, char *err) {
-    const int k = 5; /* Q8_0 in calibrated_types */
+    const int k = 5; /* Q8_0 in ls_machine_types */
     size_t row_bytes = MATMUL_N_IN / 32 * 34;
     size_t act_bytes = ls_activation_row_bytes(LS_Q8_0, MATMUL_N_IN);
     double total = m->size_bytes[m->n_sizes - 1];
@@ -572,7 +561,7 @@ static int measure_kernels(ls_machine *m, FILE *log, char *err) {
             }
         }
         if (log) {
-            fprintf(log, "kernel %-9s G/s:", rate_names[r]);
+            fprintf(log, "kernel %-9s G/s:", ls_rate_names[r]);
             for (int t = 1; t <= m->n_threads; t++) fprintf(log, " %.2f (%d)", m->rate_g[r][t - 1], t);
             if (r == LS_RATE_ATTENTION) {
                 fprintf(log, "  keys G/s:");
@@ -584,7 +573,7 @@ static int measure_kernels(ls_machine *m, FILE *log, char *err) {
         continue;
     fail:
         free(job);
-        return ls_fail(err, "cannot measure the %s kernel (memory or threads)", rate_names[r]);
+        return ls_fail(err, "cannot measure the %s kernel (memory or threads)", ls_rate_names[r]);
     }
     free(job);
     return 0;
