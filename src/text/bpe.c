@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "text/pair_queue.h"
+#include "text/merge.h"
 #include "text/tokenizer_internal.h"
 #include "text/utf8.h"
 
@@ -38,63 +38,26 @@ int ls_gpt2_cpt_to_byte(uint32_t cpt) {
     return -1;
 }
 
-typedef struct symbol {
-    const char *text;
-    uint32_t length; /* 0 once merged into its left neighbour */
-    int32_t prev, next;
-} symbol;
-
-static void try_add(const ls_tokenizer *t, symbol *symbols, ls_pair_queue *h, int32_t left, int32_t right) {
-    if (left < 0 || right < 0) return;
-    const symbol *l = &symbols[left], *r = &symbols[right];
-    int32_t rank = ls_merge_rank(t, l->text, l->length, r->text, r->length);
-    if (rank < 0) return;
-    ls_pair_push(h, (ls_pair){(float)rank, left, right, l->length, r->length});
+/* Merging left and right: the rank of their merge in tokenizer.ggml.merges. */
+static bool rank(const ls_tokenizer *t, const ls_symbol *left, const ls_symbol *right,
+                 float *priority) {
+    int32_t r = ls_merge_rank(t, left->text, left->length, right->text, right->length);
+    if (r < 0) return false;
+    *priority = (float)r; /* exact: ranks are below 2^24 */
+    return true;
 }
 
 /* Merges one byte-encoded word and appends its ids. */
-static void encode_word(const ls_tokenizer *t, const char *word, size_t length, symbol *symbols,
-                        ls_pair_queue *h, ls_id_list *out) {
+static void encode_word(const ls_tokenizer *t, const char *word, size_t length,
+                        ls_symbol *symbols, ls_pair_queue *queue, ls_id_list *out) {
     int32_t whole = t->ignore_merges ? ls_vocab_find(t, word, length) : -1;
     if (whole >= 0) {
         ls_id_list_push(out, whole);
         return;
     }
-    int32_t n = 0;
-    for (size_t offset = 0; offset < length; n++) {
-        size_t size = ls_utf8_lead_length((uint8_t)word[offset]);
-        if (size > length - offset) size = length - offset;
-        symbols[n] = (symbol){word + offset, (uint32_t)size, n - 1, -1};
-        offset += size;
-        if (offset < length) symbols[n].next = n + 1;
-    }
-    h->count = 0;
-    for (int32_t i = 1; i < n; i++) try_add(t, symbols, h, i - 1, i);
-    while (h->count > 0 && !h->failed) {
-        ls_pair b = ls_pair_pop(h);
-        symbol *left = &symbols[b.left], *right = &symbols[b.right];
-        if (left->length == 0 || right->length == 0 || left->length != b.left_length ||
-            right->length != b.right_length)
-            continue;
-        left->length += right->length;
-        right->length = 0;
-        left->next = right->next;
-        if (right->next >= 0) symbols[right->next].prev = b.left;
-        try_add(t, symbols, h, left->prev, b.left);
-        try_add(t, symbols, h, b.left, left->next);
-    }
-    if (h->failed) out->failed = true;
-    for (int32_t i = 0; n > 0 && i != -1; i = symbols[i].next) {
-        int32_t id = ls_vocab_find(t, symbols[i].text, symbols[i].length);
-        if (id >= 0) {
-            ls_id_list_push(out, id);
-            continue;
-        }
-        for (uint32_t j = 0; j < symbols[i].length; j++) {
-            int32_t byte_id = t->byte_token[(uint8_t)symbols[i].text[j]];
-            if (byte_id >= 0) ls_id_list_push(out, byte_id);
-        }
-    }
+    int32_t n = length ? ls_merge_symbols(t, word, length, symbols, queue, rank) : 0;
+    if (queue->failed) out->failed = true;
+    ls_merge_emit(t, symbols, n, -1, out);
 }
 
 void ls_bpe_encode(const ls_tokenizer *t, const char *text, size_t length, ls_id_list *out) {
@@ -103,7 +66,7 @@ void ls_bpe_encode(const ls_tokenizer *t, const char *text, size_t length, ls_id
     uint32_t *cpts = malloc(length * sizeof(uint32_t));
     size_t *words = NULL;
     char *encoded = NULL;
-    symbol *symbols = NULL;
+    ls_symbol *symbols = NULL;
     ls_pair_queue h = {0};
     size_t n = 0;
     if (!cpts) goto fail;
@@ -119,7 +82,7 @@ void ls_bpe_encode(const ls_tokenizer *t, const char *text, size_t length, ls_id
     for (int64_t w = 0; w < n_words; w++)
         if (words[w] > longest) longest = words[w];
     encoded = malloc(longest * 8 + 1);
-    symbols = malloc((longest * 8 + 1) * sizeof(symbol));
+    symbols = malloc((longest * 8 + 1) * sizeof *symbols);
     if (!encoded || !symbols) goto fail;
     size_t start = 0;
     for (int64_t w = 0; w < n_words && !out->failed; w++) {
