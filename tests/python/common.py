@@ -27,6 +27,25 @@ MODEL_CACHE = os.path.join(ROOT, "build", "test-models")
 DEFAULT_MODEL = os.path.join(ROOT, "models", "default.gguf")
 GPL3 = "/usr/share/common-licenses/GPL-3"
 
+# The tiny random models the end-to-end tests share: name -> (arch, vocab, weight type, dims).
+# Together they cover every architecture and every weight type.
+TINY_MODELS = {
+    "llama_spm_f32": ("llama", "spm", "f32", dict(n_head_kv=4)),        # MHA
+    "llama_spm_q4_0": ("llama", "spm", "q4_0", {}),
+    "llama_spm_bf16": ("llama", "spm", "bf16", {}),
+    "llama3_bpe_q4_k": ("llama", "bpe", "q4_k", dict(rope_base=500000.0)),
+    "llama3_bpe_f16": ("llama", "bpe", "f16", dict(rope_base=500000.0)),
+    "qwen2_q8_0": ("qwen2", "bpe", "q8_0", {}),
+    "qwen2_q5_k": ("qwen2", "bpe", "q5_k", {}),
+    "qwen3_q6_k": ("qwen3", "bpe", "q6_k", {}),
+    "qwen3_f32": ("qwen3", "bpe", "f32", {}),
+    "gemma3_q5_0": ("gemma3", "spm", "q5_0", {}),
+    "gemma3_f32": ("gemma3", "spm", "f32", {}),
+    # dim 320: rows of 320 fall back to Q5_0/Q8_0; rows of 512 (attn_output) and 768
+    # (ffn_down) stay Q4_K/Q6_K
+    "gemma3_mixed": ("gemma3", "spm", "mixed", dict(dim=320, ffn=768)),
+}
+
 if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
 

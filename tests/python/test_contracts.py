@@ -40,27 +40,14 @@ import tempfile
 
 import numpy as np
 
-from common import DEFAULT_MODEL, GPL3, LOCKSTEP, ROOT, tiny_model, write_ids
+from common import DEFAULT_MODEL, GPL3, LOCKSTEP, ROOT, TINY_MODELS, tiny_model, write_ids
 
 N_TOKENS = 24
 TOKEN_SEED = 99
 
 # name: (arch, vocab, weight type, dims); the same models as test_models.py (cached files).
 # Every weight type appears at least once, every architecture at least twice.
-MODELS = {
-    "llama_spm_f32": ("llama", "spm", "f32", dict(n_head_kv=4)),
-    "llama_spm_q4_0": ("llama", "spm", "q4_0", {}),
-    "llama_spm_bf16": ("llama", "spm", "bf16", {}),
-    "llama3_bpe_q4_k": ("llama", "bpe", "q4_k", dict(rope_base=500000.0)),
-    "llama3_bpe_f16": ("llama", "bpe", "f16", dict(rope_base=500000.0)),
-    "qwen2_q8_0": ("qwen2", "bpe", "q8_0", {}),
-    "qwen2_q5_k": ("qwen2", "bpe", "q5_k", {}),
-    "qwen3_q6_k": ("qwen3", "bpe", "q6_k", {}),
-    "qwen3_f32": ("qwen3", "bpe", "f32", {}),
-    "gemma3_q5_0": ("gemma3", "spm", "q5_0", {}),
-    "gemma3_f32": ("gemma3", "spm", "f32", {}),
-    "gemma3_mixed": ("gemma3", "spm", "mixed", dict(dim=320, ffn=768)),
-}
+MODELS = TINY_MODELS
 
 
 # ---------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import tempfile
 
 import numpy as np
 
-from common import (DEFAULT_MODEL, GPL3, ROOT, VENV_PYTHON, compare_logits, lockstep_eval,
+from common import (TINY_MODELS, DEFAULT_MODEL, GPL3, ROOT, VENV_PYTHON, compare_logits, lockstep_eval,
                     perplexity, read_logits, tiny_model, write_ids)
 import llama_reference
 import numpy_reference
@@ -34,22 +34,7 @@ CTX = 128
 TOKEN_SEED = 1234
 
 # name: (arch, vocab, weight type, dims). Every weight type appears at least once.
-CASES = {
-    "llama_spm_f32": ("llama", "spm", "f32", dict(n_head_kv=4)),        # MHA
-    "llama_spm_q4_0": ("llama", "spm", "q4_0", {}),
-    "llama_spm_bf16": ("llama", "spm", "bf16", {}),
-    "llama3_bpe_q4_k": ("llama", "bpe", "q4_k", dict(rope_base=500000.0)),
-    "llama3_bpe_f16": ("llama", "bpe", "f16", dict(rope_base=500000.0)),
-    "qwen2_q8_0": ("qwen2", "bpe", "q8_0", {}),
-    "qwen2_q5_k": ("qwen2", "bpe", "q5_k", {}),
-    "qwen3_q6_k": ("qwen3", "bpe", "q6_k", {}),
-    "qwen3_f32": ("qwen3", "bpe", "f32", {}),
-    "gemma3_q5_0": ("gemma3", "spm", "q5_0", {}),
-    "gemma3_f32": ("gemma3", "spm", "f32", {}),
-    # dim 320: rows of 320 fall back to Q5_0/Q8_0; rows of 512 (attn_output) and 768
-    # (ffn_down) stay Q4_K/Q6_K
-    "gemma3_mixed": ("gemma3", "spm", "mixed", dict(dim=320, ffn=768)),
-}
+CASES = TINY_MODELS
 
 # Deliberate mistakes (tools/numpy_reference.py) that a comparison must catch, per arch.
 BUGS = {
