@@ -1,9 +1,16 @@
 /* calibrate.c — measuring read bandwidth, kernel throughput and barrier cost (calibrate.h).
  *
- * A measurement runs a job on T threads at once: threads 1..T-1 are started for it and pinned
- * (thread i to CPU i, the caller to CPU 0), all meet at a spin barrier, the clock starts,
+ * A measurement runs a job on T threads at once: a team of pinned threads (thread i on CPU i,
+ * the caller on CPU 0) lives for the whole calibration; they meet at a spin barrier, the clock starts,
  * each runs its job on its own data, all meet again, the clock stops. Each figure is the best
- * of REPEATS such runs. The caller's CPU affinity is restored at the end. */
+ * of REPEATS such runs. The caller's CPU affinity is restored at the end.
+ *
+ * This machine's two CPUs are virtual: for seconds at a time the host may run them on one
+ * core's two hardware threads, or run something else beside them, and a 2-thread figure
+ * then reads up to half its real value. The bandwidth, matmul and kernel sweeps therefore go
+ * over all their cases again and again, a few runs each, keeping each case's best, until a
+ * sweep improves no figure by more than 2%: a case's samples are spread over the whole
+ * sweep rather than taken in one burst, and a sweep that met a slow spell is done again. */
 #include "run/calibrate.h"
 
 #include <immintrin.h>
@@ -20,6 +27,11 @@
 #include "run/runtime.h"
 
 #define REPEATS 7
+#define MIN_PASSES 3    /* sweeps over the bandwidth, matmul and kernel cases, at least */
+#define MAX_PASSES 12   /* ... and at most: until a sweep improves no figure by 2% */
+#define PASS_REPEATS 3  /* runs per case in one sweep */
+#define DRAM_BYTES ((size_t)256 << 20) /* the largest working set: DRAM on any machine here */
+#define DRAM_ROUNDS 3   /* DRAM matmul and read pairs per thread count in one sample */
 #define TARGET_SECONDS 0.002 /* length of one timed run */
 
 static double now_s(void) {
@@ -33,14 +45,15 @@ static double now_s(void) {
 typedef void job_fn(void *ctx, int thread, int64_t iterations);
 
 typedef struct team {
-    int n;
+    int n; /* threads in the team, all spinning between runs */
+    bool quit;
     job_fn *fn;
     void *ctx;
     int64_t iterations;
     _Atomic int arrived;
     _Atomic int sense;
     int local_sense[LS_MACHINE_THREADS];
-    double seconds;
+    pthread_t threads[LS_MACHINE_THREADS];
 } team;
 
 typedef struct member {
@@ -68,47 +81,76 @@ static void pin_self(int cpu) {
     pthread_setaffinity_np(pthread_self(), sizeof set, &set); /* best effort */
 }
 
+/* A team of T threads spins between its runs, as the runtime's workers do between steps, and
+ * lives while figures for T threads are taken: on this virtual machine a thread started (a
+ * CPU woken) for each run measured low for its first milliseconds, and a thread spinning
+ * beside a 1-thread run slowed it by up to half, so T-thread figures come from a team of
+ * exactly T. */
 static void *member_main(void *arg) {
     member *mb = arg;
     team *t = mb->team;
     pin_self(mb->thread);
-    team_barrier(t, mb->thread);
-    t->fn(t->ctx, mb->thread, t->iterations);
-    team_barrier(t, mb->thread);
-    return NULL;
+    for (;;) {
+        team_barrier(t, mb->thread);
+        if (t->quit) return NULL;
+        t->fn(t->ctx, mb->thread, t->iterations);
+        team_barrier(t, mb->thread);
+    }
 }
 
-/* Seconds of one run of fn on n threads, or -1 when a thread cannot start. */
-static double team_run(int n, job_fn *fn, void *ctx, int64_t iterations) {
-    team t = {.n = n, .fn = fn, .ctx = ctx, .iterations = iterations};
-    pthread_t threads[LS_MACHINE_THREADS];
-    member members[LS_MACHINE_THREADS];
-    int started = 1;
+static team the_team = {.n = 1};
+static member the_members[LS_MACHINE_THREADS];
+
+static void team_stop(void) {
+    team *t = &the_team;
+    t->quit = true;
+    if (t->n > 1) team_barrier(t, 0);
+    for (int i = 1; i < t->n; i++) pthread_join(t->threads[i], NULL);
+    memset(t, 0, sizeof *t);
+    t->n = 1;
+}
+
+static void spin_run(void *ctx, int thread, int64_t iterations) {
+    (void)ctx, (void)thread;
+    double end = now_s() + 1e-3 * (double)iterations;
+    while (now_s() < end) _mm_pause();
+}
+
+static double team_run(int n, job_fn *fn, void *ctx, int64_t iterations);
+
+/* Replaces the team by one of n threads, warmed up for 20 ms (-1 when one cannot start). */
+static int team_start(int n) {
+    team *t = &the_team;
+    team_stop();
+    t->n = n; /* the members wait for n arrivals */
     for (int i = 1; i < n; i++) {
-        members[i] = (member){&t, i};
-        if (pthread_create(&threads[i], NULL, member_main, &members[i])) break;
-        started++;
-    }
-    if (started < n) { /* let the started ones through: they wait for n arrivals */
-        t.n = started;
-        team_barrier(&t, 0);
-        team_barrier(&t, 0);
-        for (int i = 1; i < started; i++) pthread_join(threads[i], NULL);
-        return -1;
+        the_members[i] = (member){t, i};
+        if (pthread_create(&t->threads[i], NULL, member_main, &the_members[i])) {
+            t->n = i; /* the started ones; team_stop lets them go */
+            return -1;
+        }
     }
     pin_self(0);
-    team_barrier(&t, 0);
-    double start = now_s();
-    fn(ctx, 0, iterations);
-    team_barrier(&t, 0);
-    t.seconds = now_s() - start;
-    for (int i = 1; i < n; i++) pthread_join(threads[i], NULL);
-    return t.seconds;
+    return team_run(n, spin_run, NULL, 20) < 0 ? -1 : 0;
 }
 
-/* Iterations so that one run takes about TARGET_SECONDS, then the best of REPEATS runs:
+/* Seconds of one run of fn on n threads (-1 when the threads cannot start). */
+static double team_run(int n, job_fn *fn, void *ctx, int64_t iterations) {
+    team *t = &the_team;
+    if (n != t->n && team_start(n)) return -1;
+    t->fn = fn;
+    t->ctx = ctx;
+    t->iterations = iterations;
+    team_barrier(t, 0);
+    double start = now_s();
+    fn(ctx, 0, iterations);
+    team_barrier(t, 0);
+    return now_s() - start;
+}
+
+/* Iterations so that one run takes about TARGET_SECONDS, then the best of `repeats` runs:
  * returns seconds per iteration (-1 on failure). */
-static double best_per_iteration(int n, job_fn *fn, void *ctx) {
+static double best_of(int n, job_fn *fn, void *ctx, int repeats) {
     int64_t iterations = 1;
     double s;
     for (;;) {
@@ -119,12 +161,26 @@ static double best_per_iteration(int n, job_fn *fn, void *ctx) {
     }
     if (s < TARGET_SECONDS) iterations = (int64_t)((double)iterations * TARGET_SECONDS / (s > 1e-9 ? s : 1e-9)) + 1;
     double best = 1e30;
-    for (int r = 0; r < REPEATS; r++) {
+    for (int r = 0; r < repeats; r++) {
         s = team_run(n, fn, ctx, iterations);
         if (s < 0) return -1;
         if (s < best) best = s;
     }
     return best / (double)iterations;
+}
+
+static double best_per_iteration(int n, job_fn *fn, void *ctx) { return best_of(n, fn, ctx, REPEATS); }
+
+/* Keeps the larger of *best and v; true when v beats *best by more than 2%. */
+static bool keep_best(double *best, double v) {
+    bool better = v > *best * 1.02;
+    if (v > *best) *best = v;
+    return better;
+}
+
+/* Whether to sweep again after `done` sweeps. */
+static bool sweep_again(int done, bool improved) {
+    return done < MIN_PASSES || (improved && done < MAX_PASSES);
 }
 
 /* ---- read bandwidth ------------------------------------------------------------------ */
@@ -198,6 +254,38 @@ static void matmul_run(void *ctx, int thread, int64_t iterations) {
     for (int64_t it = 0; it < iterations; it++)
         ls_matmul(j->type, j->weights[thread], j->n_in, 0, j->rows, j->activations[thread],
                   j->n_tokens, j->out[thread], j->rows);
+}
+
+/* One matmul case: a weight type, rows of 1024 elements (two groups of 16 blocks) or of 512
+ * (one); the cost model fits a fixed cost per row and a cost per group from the two. */
+static void matmul_case_free(matmul_job *job) {
+    for (int t = 0; t < LS_MACHINE_THREADS; t++) {
+        free(job->weights[t]);
+        free(job->activations[t]);
+        free(job->out[t]);
+    }
+}
+
+static int matmul_case_init(matmul_job *job, ls_dtype type, int64_t n_in, int n_threads) {
+    const ls_dtype_info *info = ls_dtype_find(type);
+    size_t row_bytes = (size_t)n_in / info->block_elements * info->block_bytes;
+    size_t act_bytes = ls_activation_row_bytes(type, n_in);
+    *job = (matmul_job){.type = type, .n_in = n_in, .rows = MATMUL_WEIGHT_BYTES / (int64_t)row_bytes / 16 * 16};
+    float x[MATMUL_N_IN];
+    for (int i = 0; i < MATMUL_N_IN; i++) x[i] = (float)((i * 37) % 101 - 50) / 50.0f;
+    for (int t = 0; t < n_threads; t++) {
+        void *w = NULL, *a = NULL, *o = NULL;
+        if (posix_memalign(&w, 64, (size_t)job->rows * row_bytes)) w = NULL;
+        if (posix_memalign(&a, 64, 8 * act_bytes)) a = NULL;
+        if (posix_memalign(&o, 64, (size_t)(8 * job->rows) * sizeof(float))) o = NULL;
+        job->weights[t] = w;
+        job->activations[t] = a;
+        job->out[t] = o;
+        if (!w || !a || !o) return -1;
+        memset(w, 0x11, (size_t)job->rows * row_bytes); /* normal f16/bf16/f32 values */
+        for (int r = 0; r < 8; r++) ls_quantize_activation_row(type, x, (uint8_t *)a + r * act_bytes, n_in);
+    }
+    return 0;
 }
 
 /* ---- the runtime's other kernels, each on a one-step program ------------------------- */
@@ -360,167 +448,175 @@ static double probe_init(probe *pr, ls_rate rate, int thread, int head_dim) {
 
 /* ---- barrier ------------------------------------------------------------------------- */
 
+/* A barrier as the runtime meets one: each thread writes its part of a buffer (a matmul's
+ * output tile, say), all meet, and each then reads the part another thread wrote, which
+ * crosses from that thread's cache. BARRIER_HANDOFF bytes change hands per thread: about
+ * one activation row of the models here (Gemma 3 270M: 640 to 2048 floats in all). */
+#define BARRIER_HANDOFF 2048
+
 typedef struct barrier_job {
     team inner;
+    _Alignas(64) float parts[LS_MACHINE_THREADS][BARRIER_HANDOFF / sizeof(float)];
+    float sink[LS_MACHINE_THREADS];
 } barrier_job;
 
 static void barrier_run(void *ctx, int thread, int64_t iterations) {
-    team *t = &((barrier_job *)ctx)->inner;
-    for (int64_t it = 0; it < iterations; it++) team_barrier(t, thread);
+    barrier_job *j = ctx;
+    const int n = BARRIER_HANDOFF / (int)sizeof(float);
+    float *mine = j->parts[thread];
+    const float *theirs = j->parts[(thread + 1) % j->inner.n];
+    float sum = 0;
+    for (int64_t it = 0; it < iterations; it++) {
+        for (int i = 0; i < n; i++) mine[i] = (float)it;
+        team_barrier(&j->inner, thread);
+        for (int i = 0; i < n; i += 16) sum += theirs[i]; /* one read per cache line */
+        team_barrier(&j->inner, thread);                 /* before the next writes */
+    }
+    j->sink[thread] = sum;
 }
 
 /* ---- the whole calibration ----------------------------------------------------------- */
 
-static int measure_bandwidth(ls_machine *m, FILE *log, char *err) {
+/* memory: DRAM_BYTES bytes */
+static int measure_bandwidth(ls_machine *m, const uint8_t *memory, FILE *log, char *err) {
     static const double sizes_kib[LS_MACHINE_SIZES] = {256,   512,   1024,  2048,  4096,  8192,
-                                                       16384, 24576, 32768, 49152, 65536, 262144};
-    size_t biggest = (size_t)(sizes_kib[LS_MACHINE_SIZES - 1] * 1024);
-    void *memory;
-    if (posix_memalign(&memory, 4096, biggest)) return ls_fail(err, "cannot allocate %zu MiB", biggest >> 20);
-    memset(memory, 1, biggest);
+                                                       16384, 24576, 32768, 49152, 65536, DRAM_BYTES >> 10};
     m->n_sizes = LS_MACHINE_SIZES;
-    for (int s = 0; s < LS_MACHINE_SIZES; s++) {
-        m->size_bytes[s] = sizes_kib[s] * 1024;
-        for (int t = 1; t <= m->n_threads; t++) {
-            read_job job = {.data = memory, .bytes = (size_t)m->size_bytes[s], .n = t};
-            double s_per_pass = best_per_iteration(t, read_run, &job);
-            if (s_per_pass <= 0) {
-                free(memory);
-                return ls_fail(err, "cannot start %d threads", t);
+    for (int s = 0; s < LS_MACHINE_SIZES; s++) m->size_bytes[s] = sizes_kib[s] * 1024;
+    for (int t = 1; t <= m->n_threads; t++)
+        for (int pass = 0, improved = 1; sweep_again(pass, improved); pass++) {
+            improved = 0;
+            for (int s = 0; s < LS_MACHINE_SIZES; s++) {
+                read_job job = {.data = memory, .bytes = (size_t)m->size_bytes[s], .n = t};
+                double s_per_pass = best_of(t, read_run, &job, PASS_REPEATS);
+                if (s_per_pass <= 0) return ls_fail(err, "cannot start %d threads", t);
+                double gbs = (double)(job.bytes / (size_t)t / 128 * 128) * t / s_per_pass / 1e9;
+                improved |= keep_best(&m->read_gbs[t - 1][s], gbs);
             }
-            double bytes = (double)(job.bytes / (size_t)t / 128 * 128) * t;
-            m->read_gbs[t - 1][s] = bytes / s_per_pass / 1e9;
         }
-        if (log) {
-            fprintf(log, "read %8.0f KiB:", sizes_kib[s]);
-            for (int t = 1; t <= m->n_threads; t++) fprintf(log, " %6.1f GB/s (%d)", m->read_gbs[t - 1][s], t);
-            fputc('\n', log);
-        }
+    for (int s = 0; log && s < LS_MACHINE_SIZES; s++) {
+        fprintf(log, "read %8.0f KiB:", sizes_kib[s]);
+        for (int t = 1; t <= m->n_threads; t++) fprintf(log, " %6.1f GB/s (%d)", m->read_gbs[t - 1][s], t);
+        fputc('\n', log);
     }
-    free(memory);
     return 0;
 }
 
 static int measure_matmul(ls_machine *m, FILE *log, char *err) {
-    for (int k = 0; k < LS_MACHINE_TYPES; k++) {
-        ls_dtype type = ls_machine_types[k];
-        const ls_dtype_info *info = ls_dtype_find(type);
-        int ok = 1;
-        /* Rows of 1024 elements (two groups of 16 blocks), then of 512 (one): the cost model
-         * fits a fixed cost per row and a cost per group from the two. */
-        for (int half = 0; half < 2 && ok; half++) {
-            int64_t n_in = half ? MATMUL_N_IN / 2 : MATMUL_N_IN;
-            size_t row_bytes = (size_t)n_in / info->block_elements * info->block_bytes;
-            size_t act_bytes = ls_activation_row_bytes(type, n_in);
-            matmul_job job = {.type = type, .n_in = n_in,
-                              .rows = MATMUL_WEIGHT_BYTES / (int64_t)row_bytes / 16 * 16};
-            for (int t = 0; t < m->n_threads; t++) {
-                void *w = NULL, *a = NULL, *o = NULL;
-                if (posix_memalign(&w, 64, (size_t)job.rows * row_bytes)) w = NULL;
-                if (posix_memalign(&a, 64, 8 * act_bytes)) a = NULL;
-                if (posix_memalign(&o, 64, (size_t)(8 * job.rows) * sizeof(float))) o = NULL;
-                job.weights[t] = w;
-                job.activations[t] = a;
-                job.out[t] = o;
-                if (!w || !a || !o) {
-                    ok = 0;
-                    continue;
-                }
-                memset(w, 0x11, (size_t)job.rows * row_bytes); /* normal f16/bf16/f32 values */
-                float x[MATMUL_N_IN];
-                for (int i = 0; i < MATMUL_N_IN; i++) x[i] = (float)((i * 37) % 101 - 50) / 50.0f;
-                for (int r = 0; r < 8; r++) ls_quantize_activation_row(type, x, (uint8_t *)a + r * act_bytes, n_in);
-            }
-            for (int t = 1; ok && t <= m->n_threads; t++)
+    matmul_job *jobs = calloc(2 * LS_MACHINE_TYPES, sizeof *jobs); /* [type][half] */
+    if (!jobs) return ls_fail(err, "out of memory");
+    int rc = 0;
+    for (int c = 0; c < 2 * LS_MACHINE_TYPES && !rc; c++)
+        if (matmul_case_init(&jobs[c], ls_machine_types[c / 2], c % 2 ? MATMUL_N_IN / 2 : MATMUL_N_IN, m->n_threads))
+            rc = ls_fail(err, "cannot allocate the %s matmul's buffers", ls_dtype_find(ls_machine_types[c / 2])->name);
+    for (int t = 1; t <= m->n_threads && !rc; t++)
+        for (int pass = 0, improved = 1; !rc && sweep_again(pass, improved); pass++) {
+            improved = 0;
+            for (int c = 0; c < 2 * LS_MACHINE_TYPES && !rc; c++)
                 for (int g = 0; g < LS_MACHINE_GROUPS; g++) {
-                    job.n_tokens = 1 << g;
-                    double s = best_per_iteration(t, matmul_run, &job);
-                    double gmacs = (double)job.rows * (double)n_in * job.n_tokens * t / s / 1e9;
-                    if (s <= 0) ok = 0;
-                    else if (half) m->matmul_gmacs_512[k][t - 1][g] = gmacs;
-                    else m->matmul_gmacs[k][t - 1][g] = gmacs;
+                    matmul_job *job = &jobs[c];
+                    job->n_tokens = 1 << g;
+                    double s = best_of(t, matmul_run, job, PASS_REPEATS);
+                    if (s <= 0) {
+                        rc = ls_fail(err, "cannot start %d threads", t);
+                        break;
+                    }
+                    double gmacs = (double)job->rows * (double)job->n_in * job->n_tokens * t / s / 1e9;
+                    improved |= keep_best(c % 2 ? &m->matmul_gmacs_512[c / 2][t - 1][g] : &m->matmul_gmacs[c / 2][t - 1][g], gmacs);
                 }
-            for (int t = 0; t < m->n_threads; t++) {
-                free(job.weights[t]);
-                free(job.activations[t]);
-                free(job.out[t]);
-            }
         }
-        if (!ok) return ls_fail(err, "cannot measure the %s matmul (memory or threads)", info->name);
-        if (log) {
-            fprintf(log, "matmul %-5s GMAC/s, tokens 1 2 4 8, rows of 1024 | 512:", info->name);
-            for (int t = 1; t <= m->n_threads; t++) {
-                fprintf(log, " [%d]", t);
-                for (int g = 0; g < LS_MACHINE_GROUPS; g++) fprintf(log, " %.1f", m->matmul_gmacs[k][t - 1][g]);
-                fprintf(log, " |");
-                for (int g = 0; g < LS_MACHINE_GROUPS; g++) fprintf(log, " %.1f", m->matmul_gmacs_512[k][t - 1][g]);
-            }
-            fputc('\n', log);
+    for (int c = 0; c < 2 * LS_MACHINE_TYPES; c++) matmul_case_free(&jobs[c]);
+    free(jobs);
+    for (int k = 0; log && !rc && k < LS_MACHINE_TYPES; k++) {
+        fprintf(log, "matmul %-5s GMAC/s, tokens 1 2 4 8, rows of 1024 | 512:", ls_dtype_find(ls_machine_types[k])->name);
+        for (int t = 1; t <= m->n_threads; t++) {
+            fprintf(log, " [%d]", t);
+            for (int g = 0; g < LS_MACHINE_GROUPS; g++) fprintf(log, " %.1f", m->matmul_gmacs[k][t - 1][g]);
+            fprintf(log, " |");
+            for (int g = 0; g < LS_MACHINE_GROUPS; g++) fprintf(log, " %.1f", m->matmul_gmacs_512[k][t - 1][g]);
+        }
+        fputc('\n', log);
+    }
+    return rc;
+}
+
+/* ---- DRAM: a Q8_0 matrix-vector product, and a plain read, over the largest working set --
+ * How much of a matmul's memory time hides under its compute time (cost.h) comes from the
+ * two. DRAM bandwidth on a shared host comes and goes by a third for seconds at a time, so
+ * both are sampled at four points spread over the whole calibration, alternately (each pair
+ * sees the same machine), and the best of each is kept. */
+
+
+typedef struct dram_probe {
+    matmul_job job;
+    size_t row_bytes;
+    double matmul_s[LS_MACHINE_THREADS]; /* best seconds of one product, T threads */
+    double read_s[LS_MACHINE_THREADS];   /* best seconds of one read of the same rows */
+} dram_probe;
+
+static void dram_free(dram_probe *d) {
+    free(d->job.weights[0]);
+    free(d->job.activations[0]);
+    free(d->job.out[0]);
+}
+
+static int dram_init(dram_probe *d, char *err) {
+    memset(d, 0, sizeof *d);
+    d->row_bytes = MATMUL_N_IN / 32 * 34;
+    d->job = (matmul_job){.type = LS_Q8_0, .n_in = MATMUL_N_IN, .rows = (int64_t)(DRAM_BYTES / d->row_bytes) / 64 * 64};
+    void *w = NULL, *a = NULL, *o = NULL;
+    if (posix_memalign(&w, 4096, DRAM_BYTES)) w = NULL;
+    if (posix_memalign(&a, 64, ls_activation_row_bytes(LS_Q8_0, MATMUL_N_IN))) a = NULL;
+    if (posix_memalign(&o, 64, (size_t)d->job.rows * sizeof(float))) o = NULL;
+    d->job.weights[0] = w;
+    d->job.activations[0] = a;
+    d->job.out[0] = o;
+    if (!w || !a || !o) {
+        dram_free(d);
+        return ls_fail(err, "cannot allocate %zu MiB", DRAM_BYTES >> 20);
+    }
+    memset(w, 0x11, DRAM_BYTES);
+    float x[MATMUL_N_IN];
+    for (int i = 0; i < MATMUL_N_IN; i++) x[i] = (float)((i * 37) % 101 - 50) / 50.0f;
+    ls_quantize_activation_row(LS_Q8_0, x, a, MATMUL_N_IN);
+    for (int t = 0; t < LS_MACHINE_THREADS; t++) d->matmul_s[t] = d->read_s[t] = 1e30;
+    return 0;
+}
+
+static int dram_sample(dram_probe *d, int n_threads, char *err) {
+    for (int t = 1; t <= n_threads; t++) {
+        d->job.rows_per_thread = d->job.rows / t;
+        read_job reading = {.data = d->job.weights[0], .bytes = (size_t)(d->job.rows_per_thread * t) * d->row_bytes, .n = t};
+        for (int r = 0; r < DRAM_ROUNDS; r++) {
+            double s = team_run(t, matmul_run, &d->job, 1);
+            double s_read = team_run(t, read_run, &reading, 1);
+            if (s <= 0 || s_read <= 0) return ls_fail(err, "cannot start %d threads", t);
+            if (s < d->matmul_s[t - 1]) d->matmul_s[t - 1] = s;
+            if (s_read < d->read_s[t - 1]) d->read_s[t - 1] = s_read;
         }
     }
     return 0;
 }
 
-/* A Q8_0 matrix-vector product over the largest working set of the sweep (DRAM): how much
- * of its memory time hides under its compute time (cost.h). */
-static int measure_overlap(ls_machine *m, FILE *log, char *err) {
+/* After the samples and the matmul sweep: DRAM bandwidth and the overlap per thread count. */
+static void dram_overlap(ls_machine *m, const dram_probe *d, FILE *log) {
     const int k = 5; /* Q8_0 in ls_machine_types */
-    size_t row_bytes = MATMUL_N_IN / 32 * 34;
-    size_t act_bytes = ls_activation_row_bytes(LS_Q8_0, MATMUL_N_IN);
-    double total = m->size_bytes[m->n_sizes - 1];
-    matmul_job job = {.type = LS_Q8_0, .n_in = MATMUL_N_IN, .rows = (int64_t)(total / (double)row_bytes) / 64 * 64};
-    void *w = NULL, *a = NULL, *o = NULL;
-    if (posix_memalign(&w, 4096, (size_t)job.rows * row_bytes)) w = NULL;
-    if (posix_memalign(&a, 64, act_bytes)) a = NULL;
-    if (posix_memalign(&o, 64, (size_t)job.rows * sizeof(float))) o = NULL;
-    if (!w || !a || !o) {
-        free(w);
-        free(a);
-        free(o);
-        return ls_fail(err, "cannot allocate %.0f MiB", total / 1048576);
-    }
-    memset(w, 0x11, (size_t)job.rows * row_bytes);
-    float x[MATMUL_N_IN];
-    for (int i = 0; i < MATMUL_N_IN; i++) x[i] = (float)((i * 37) % 101 - 50) / 50.0f;
-    ls_quantize_activation_row(LS_Q8_0, x, a, MATMUL_N_IN);
-    job.weights[0] = w;
-    job.activations[0] = a;
-    job.out[0] = o;
-    int rc = 0;
     for (int t = 1; t <= m->n_threads; t++) {
-        job.rows_per_thread = job.rows / t;
-        /* Reading the same matrix and multiplying by it, alternately, so both see the same
-         * machine (other load comes and goes): the best of each. */
-        read_job reading = {.data = w, .bytes = (size_t)(job.rows_per_thread * t) * row_bytes, .n = t};
-        double best = 1e30, best_read = 1e30;
-        for (int r = 0; r < 4 && best > 0 && best_read > 0; r++) {
-            double s = team_run(t, matmul_run, &job, 1);
-            if (s < best) best = s;
-            s = team_run(t, read_run, &reading, 1);
-            if (s < best_read) best_read = s;
-        }
-        if (best <= 0 || best_read <= 0) {
-            rc = ls_fail(err, "cannot start %d threads", t);
-            break;
-        }
-        double bytes = (double)job.rows_per_thread * (double)row_bytes; /* per thread */
-        double compute = (double)job.rows_per_thread * MATMUL_N_IN / (m->matmul_gmacs[k][t - 1][0] * 1e9 / t);
-        /* The less disturbed of the two readings of DRAM bandwidth is the figure for both. */
-        double gbs = bytes * t / best_read / 1e9;
+        double rows = (double)(d->job.rows / t);
+        double bytes = rows * (double)d->row_bytes; /* per thread */
+        double compute = rows * MATMUL_N_IN / (m->matmul_gmacs[k][t - 1][0] * 1e9 / t);
+        double gbs = bytes * t / d->read_s[t - 1] / 1e9;
         if (gbs > m->read_gbs[t - 1][m->n_sizes - 1]) m->read_gbs[t - 1][m->n_sizes - 1] = gbs;
         double memory = bytes / (m->read_gbs[t - 1][m->n_sizes - 1] * 1e9 / t) -
                         bytes / (m->read_gbs[t - 1][0] * 1e9 / t);
         double low = compute < memory ? compute : memory;
+        double best = d->matmul_s[t - 1];
         double f = low > 0 ? (compute + memory - best) / low : 0;
         m->matmul_overlap[t - 1] = f < -1 ? -1 : f > 1 ? 1 : f;
         if (log)
             fprintf(log, "matmul Q8_0 from DRAM, %d thread(s): %.2f ms (compute %.2f + memory %.2f): overlap %.2f\n",
                     t, best * 1e3, compute * 1e3, memory * 1e3, m->matmul_overlap[t - 1]);
     }
-    free(w);
-    free(a);
-    free(o);
-    return rc;
 }
 
 /* Seconds per unit of work of one thread's run, with t threads at once (-1 on failure). */
@@ -531,65 +627,83 @@ static double probe_seconds(probe_job *job, ls_rate rate, int head_dim, int t) {
         units = probe_init(&job->probes[i], rate, i, head_dim);
         if (units <= 0) ok = 0;
     }
-    double s = ok ? best_per_iteration(t, probe_run, job) : -1;
+    double s = ok ? best_of(t, probe_run, job, PASS_REPEATS) : -1;
     for (int i = 0; i < t; i++) free(job->probes[i].memory);
     return s > 0 ? s / units : -1;
+}
+
+/* One measurement of kernel r on t threads, kept where it beats the figure so far: 1 when
+ * by more than 2%, 0 when not, -1 on failure. */
+static int measure_rate(ls_machine *m, probe_job *job, ls_rate r, int t) {
+    if (r == LS_RATE_ATTENTION) {
+        /* Seconds per (head, key) at head_dim 64 and 256, fitted as
+         * key + 2 * head_dim * multiply-add. */
+        double s64 = probe_seconds(job, LS_RATE_ATTENTION, 64, t);
+        double s256 = probe_seconds(job, LS_RATE_ATTENTION, 256, t);
+        if (s64 <= 0 || s256 <= 0) return -1;
+        double mac = (s256 - s64) / (2.0 * (256 - 64));
+        if (mac < 0.02 * s256 / 512) mac = 0.02 * s256 / 512;
+        double key = s64 - 128 * mac;
+        if (key < 0.05 * s64) key = 0.05 * s64;
+        double keys = m->rate_g[LS_RATE_ATTENTION_KEY][t - 1];
+        if (t * 1e-9 / key <= keys) return 0;
+        m->rate_g[LS_RATE_ATTENTION][t - 1] = t * 1e-9 / mac; /* both from one sweep */
+        m->rate_g[LS_RATE_ATTENTION_KEY][t - 1] = t * 1e-9 / key;
+        return t * 1e-9 / key > keys * 1.02;
+    }
+    double s = probe_seconds(job, r, 0, t);
+    if (s <= 0) return -1;
+    return keep_best(&m->rate_g[r][t - 1], t * 1e-9 / s);
 }
 
 static int measure_kernels(ls_machine *m, FILE *log, char *err) {
     probe_job *job = calloc(1, sizeof *job);
     if (!job) return ls_fail(err, "out of memory");
-    for (int r = 0; r < LS_RATE_COUNT; r++) {
-        if (r == LS_RATE_ATTENTION_KEY) continue; /* with LS_RATE_ATTENTION */
-        for (int t = 1; t <= m->n_threads; t++) {
-            if (r == LS_RATE_ATTENTION) {
-                /* Seconds per (head, key) at head_dim 64 and 256, fitted as
-                 * key + 2 * head_dim * multiply-add. */
-                double s64 = probe_seconds(job, LS_RATE_ATTENTION, 64, t);
-                double s256 = probe_seconds(job, LS_RATE_ATTENTION, 256, t);
-                if (s64 <= 0 || s256 <= 0) goto fail;
-                double mac = (s256 - s64) / (2.0 * (256 - 64));
-                if (mac < 0.02 * s256 / 512) mac = 0.02 * s256 / 512;
-                double key = s64 - 128 * mac;
-                if (key < 0.05 * s64) key = 0.05 * s64;
-                m->rate_g[LS_RATE_ATTENTION][t - 1] = t * 1e-9 / mac;
-                m->rate_g[LS_RATE_ATTENTION_KEY][t - 1] = t * 1e-9 / key;
-            } else {
-                double s = probe_seconds(job, (ls_rate)r, 0, t);
-                if (s <= 0) goto fail;
-                m->rate_g[r][t - 1] = t * 1e-9 / s;
+    for (int t = 1; t <= m->n_threads; t++)
+        for (int pass = 0, improved = 1; sweep_again(pass, improved); pass++) {
+            improved = 0;
+            for (int r = 0; r < LS_RATE_COUNT; r++) {
+                if (r == LS_RATE_ATTENTION_KEY) continue; /* with LS_RATE_ATTENTION */
+                int better = measure_rate(m, job, (ls_rate)r, t);
+                if (better < 0) {
+                    free(job);
+                    return ls_fail(err, "cannot measure the %s kernel (memory or threads)", ls_rate_names[r]);
+                }
+                improved |= better;
             }
         }
-        if (log) {
-            fprintf(log, "kernel %-9s G/s:", ls_rate_names[r]);
-            for (int t = 1; t <= m->n_threads; t++) fprintf(log, " %.2f (%d)", m->rate_g[r][t - 1], t);
-            if (r == LS_RATE_ATTENTION) {
-                fprintf(log, "  keys G/s:");
-                for (int t = 1; t <= m->n_threads; t++)
-                    fprintf(log, " %.3f (%d)", m->rate_g[LS_RATE_ATTENTION_KEY][t - 1], t);
-            }
-            fputc('\n', log);
-        }
-        continue;
-    fail:
-        free(job);
-        return ls_fail(err, "cannot measure the %s kernel (memory or threads)", ls_rate_names[r]);
-    }
     free(job);
+    for (int r = 0; log && r < LS_RATE_COUNT; r++) {
+        if (r == LS_RATE_ATTENTION_KEY) continue;
+        fprintf(log, "kernel %-9s G/s:", ls_rate_names[r]);
+        for (int t = 1; t <= m->n_threads; t++) fprintf(log, " %.2f (%d)", m->rate_g[r][t - 1], t);
+        if (r == LS_RATE_ATTENTION) {
+            fprintf(log, "  keys G/s:");
+            for (int t = 1; t <= m->n_threads; t++) fprintf(log, " %.3f (%d)", m->rate_g[LS_RATE_ATTENTION_KEY][t - 1], t);
+        }
+        fputc('\n', log);
+    }
     return 0;
 }
 
 static int measure_barrier(ls_machine *m, FILE *log, char *err) {
+    double one_thread = 0;
     for (int t = 1; t <= m->n_threads; t++) {
-        barrier_job job = {.inner = {.n = t}};
-        double s = best_per_iteration(t, barrier_run, &job);
+        barrier_job *job = calloc(1, sizeof *job);
+        if (!job) return ls_fail(err, "out of memory");
+        job->inner.n = t;
+        double s = best_per_iteration(t, barrier_run, job) / 2; /* two barriers an iteration */
+        free(job);
         if (s <= 0) return ls_fail(err, "cannot start %d threads", t);
-        m->barrier_us[t - 1] = s * 1e6;
+        /* What the barriers add to the same writes and reads on one thread. */
+        if (t == 1) one_thread = s;
+        double us = (s - one_thread) * 1e6;
+        m->barrier_us[t - 1] = us > 0.001 ? us : 0.001;
         /* A call wakes spinning workers and ends at a barrier: about one more barrier. */
-        m->call_us[t - 1] = s * 1e6;
+        m->call_us[t - 1] = m->barrier_us[t - 1];
     }
     if (log) {
-        fprintf(log, "barrier us:");
+        fprintf(log, "barrier, %d bytes handed over, us:", BARRIER_HANDOFF);
         for (int t = 1; t <= m->n_threads; t++) fprintf(log, " %.3f (%d)", m->barrier_us[t - 1], t);
         fputc('\n', log);
     }
@@ -603,11 +717,20 @@ int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err) {
     m->n_threads = max_threads;
     cpu_set_t saved;
     bool restore = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
-    int rc = measure_bandwidth(m, log, err);
+    dram_probe dram;
+    int rc = dram_init(&dram, err);
+    if (rc) return rc;
+    rc = dram_sample(&dram, max_threads, err);
+    if (!rc) rc = measure_bandwidth(m, dram.job.weights[0], log, err);
+    if (!rc) rc = dram_sample(&dram, max_threads, err);
     if (!rc) rc = measure_matmul(m, log, err);
-    if (!rc) rc = measure_overlap(m, log, err);
+    if (!rc) rc = dram_sample(&dram, max_threads, err);
     if (!rc) rc = measure_kernels(m, log, err);
     if (!rc) rc = measure_barrier(m, log, err);
+    if (!rc) rc = dram_sample(&dram, max_threads, err);
+    if (!rc) dram_overlap(m, &dram, log);
+    dram_free(&dram);
+    team_stop();
     if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
     return rc;
 }
