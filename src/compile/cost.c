@@ -24,9 +24,10 @@ const char *const ls_rate_names[LS_RATE_COUNT] = {
     [LS_RATE_EMBED] = "embed",         [LS_RATE_RMSNORM] = "rmsnorm",
     [LS_RATE_QUANTIZE] = "quantize",   [LS_RATE_ADD] = "add",
     [LS_RATE_ROPE] = "rope",           [LS_RATE_KV_STORE] = "kv_store",
-    [LS_RATE_ATTENTION] = "attention", [LS_RATE_GLU_GELU] = "glu_gelu",
-    [LS_RATE_GLU_SILU] = "glu_silu",   [LS_RATE_ATTENTION_KEY] = "attention_key",
+    [LS_RATE_GLU_GELU] = "glu_gelu",   [LS_RATE_GLU_SILU] = "glu_silu",
 };
+
+const int ls_machine_head_dims[LS_MACHINE_HEAD_DIMS] = {32, 64, 128, 256};
 
 int ls_machine_type_index(int dtype) {
     for (int i = 0; i < LS_MACHINE_TYPES; i++)
@@ -50,7 +51,7 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return ls_fail(err, "cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"format\": \"lockstep-machine-1\",\n  \"threads\": %d,\n  \"sizes\": [",
+    fprintf(f, "{\n  \"format\": \"lockstep-machine-2\",\n  \"threads\": %d,\n  \"sizes\": [",
             m->n_threads);
     for (int s = 0; s < m->n_sizes; s++) fprintf(f, "%s%.0f", s ? ", " : "", m->size_bytes[s]);
     fprintf(f, "],\n  \"read_gbs\": [");
@@ -89,7 +90,19 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
         for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->rate_g[r][t]);
         fputc(']', f);
     }
-    fprintf(f, "},\n  \"matmul_overlap\": [");
+    fprintf(f, "},\n  \"attention_gpairs\": [");
+    for (int t = 0; t < m->n_threads; t++) {
+        fprintf(f, "%s[", t ? ", " : "");
+        for (int h = 0; h < LS_MACHINE_HEAD_DIMS; h++) fprintf(f, "%s%.4g", h ? ", " : "", m->attention_gpairs[t][h]);
+        fputc(']', f);
+    }
+    fprintf(f, "],\n  \"attention_grows\": [");
+    for (int t = 0; t < m->n_threads; t++) {
+        fprintf(f, "%s[", t ? ", " : "");
+        for (int h = 0; h < LS_MACHINE_HEAD_DIMS; h++) fprintf(f, "%s%.4g", h ? ", " : "", m->attention_grows[t][h]);
+        fputc(']', f);
+    }
+    fprintf(f, "],\n  \"matmul_overlap\": [");
     for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->matmul_overlap[t]);
     fprintf(f, "]\n}\n");
     int bad = ferror(f);
@@ -170,6 +183,12 @@ static int store(parser *p, double v) {
             if (!strcmp(p->path + 14, ls_dtype_find(ls_machine_types[i])->name)) k = i;
         if (k < 0) return bad(p, "unknown weight type in matmul_gmacs");
         m->matmul_gmacs[k][ix[0]][ix[1]] = v;
+    } else if (!strcmp(p->path, ".attention_gpairs") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
+               IN(ix[1], LS_MACHINE_HEAD_DIMS)) {
+        m->attention_gpairs[ix[0]][ix[1]] = v;
+    } else if (!strcmp(p->path, ".attention_grows") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
+               IN(ix[1], LS_MACHINE_HEAD_DIMS)) {
+        m->attention_grows[ix[0]][ix[1]] = v;
     } else if (!strncmp(p->path, ".rates_g.", 9) && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
         int r = -1;
         for (int i = 0; i < LS_RATE_COUNT; i++)
@@ -230,7 +249,7 @@ static int parse_value(parser *p, int nesting) {
     if (c == '"') {
         char text[64];
         if (parse_string(p, text, sizeof text)) return -1;
-        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-1")) p->format_ok = true;
+        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-2")) p->format_ok = true;
         return 0;
     }
     char number[40];
@@ -262,6 +281,8 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
             for (int g = 0; g < LS_MACHINE_GROUPS; g++)
                 ok = ok && m->matmul_gmacs[k][t][g] > 0 && m->matmul_gmacs_512[k][t][g] > 0;
         for (int r = 0; r < LS_RATE_COUNT; r++) ok = ok && m->rate_g[r][t] > 0;
+        for (int h = 0; h < LS_MACHINE_HEAD_DIMS; h++)
+            ok = ok && m->attention_gpairs[t][h] > 0 && m->attention_grows[t][h] > 0;
         if (!ok) {
             char msg[96];
             snprintf(msg, sizeof msg, "a figure for %d thread(s) is missing or zero", t + 1);
@@ -272,47 +293,47 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
     return 0;
 }
 
-/* Measured by `lockstep calibrate` on an AMD EPYC (Zen 4) with 2 vCPUs, AVX-512 kernels, with
- * the machine otherwise quiet (DRAM: 24.4 GB/s with 1 thread, 26.9 with 2; REFERENCE.md has
- * 19.5 and 24.6 from another tool). Kernels change: recalibrate after they do. */
+/* Measured by `lockstep calibrate` on an AMD EPYC (Zen 4) with 2 vCPUs, AVX-512 kernels
+ * (DRAM: 26 GB/s with 1 thread, 50 with 2 in a quiet spell of the shared host; REFERENCE.md
+ * has 19.5 and 24.6 from another tool). Kernels change: recalibrate after they do, and
+ * paste the output of tools/machine_builtin.py here. */
 static const char builtin_machine[] =
-    "{\"format\": \"lockstep-machine-1\", \"threads\": 2,\n"
+    "{\"format\": \"lockstep-machine-2\", \"threads\": 2,\n"
     " \"sizes\": [262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 25165824, 33554432, 50331648, 67108864, 268435456],\n"
-    " \"read_gbs\": [[103.7, 96.3, 84.05, 100.7, 101.1, 100.6, 63.55, 36.3, 27.88, 24.95, 22.77, 24.4],\n"
-    "              [235.4, 214.9, 223.4, 195.1, 197.9, 196.4, 142.2, 54.97, 35.7, 28.29, 26.1, 31.36]],\n"
-    " \"barrier_us\": [0.002148, 0.03412], \"call_us\": [0.002148, 0.03412],\n"
+    " \"read_gbs\": [[118.2, 107.3, 98.24, 100.5, 99.64, 101.1, 70.17, 40.83, 35.28, 29.62, 27.67, 26.42], [236, 236, 214.7, 196.4, 193.9, 196.8, 189.1, 152.7, 127.5, 83.03, 68.9, 50.06]],\n"
+    " \"barrier_us\": [0.001, 0.1583], \"call_us\": [0.001, 0.1583],\n"
     " \"matmul_gmacs\": {\n"
-    "  \"F32\": [[18.67, 24.48, 28.43, 30.75], [19.32, 25.15, 28.26, 24.48]],\n"
-    "  \"F16\": [[14.53, 20.37, 25.18, 28.36], [14.87, 21.13, 25.8, 26.05]],\n"
-    "  \"BF16\": [[11.86, 20.12, 24.13, 25.41], [14.64, 20.85, 25.48, 25.89]],\n"
-    "  \"Q4_0\": [[23.85, 30.82, 51.76, 76.75], [42.47, 61.36, 104.1, 153.4]],\n"
-    "  \"Q5_0\": [[20.01, 24.62, 43.92, 67.36], [40.61, 49.06, 87.28, 132.7]],\n"
-    "  \"Q8_0\": [[25.19, 32.67, 53.39, 79.56], [49.83, 65.37, 106.1, 158.8]],\n"
-    "  \"Q4_K\": [[18.97, 19.17, 33.84, 52.33], [37.76, 38.08, 67.08, 104.7]],\n"
-    "  \"Q5_K\": [[16.78, 18, 32.54, 52.62], [23.56, 26.39, 46.39, 75.86]],\n"
-    "  \"Q6_K\": [[19.75, 24.52, 40.66, 55.58], [39.67, 48.5, 58.06, 91.48]]},\n"
+    "  \"F32\": [[18.43, 24.47, 28.44, 30.23], [36.55, 48.91, 56.68, 60.45]],\n"
+    "  \"F16\": [[14.55, 20.36, 25.15, 28.16], [29.07, 40.69, 49.85, 56.33]],\n"
+    "  \"BF16\": [[14.37, 20.65, 25.08, 27.97], [28.66, 40.66, 49.75, 56.2]],\n"
+    "  \"Q4_0\": [[23.77, 31.77, 56.5, 81.4], [47.21, 63.59, 113, 162.4]],\n"
+    "  \"Q5_0\": [[20.12, 25.83, 45.89, 70.24], [40.63, 51.94, 91.65, 141.5]],\n"
+    "  \"Q8_0\": [[25.14, 34.22, 60.67, 84.38], [50.48, 68.78, 120.1, 169.1]],\n"
+    "  \"Q4_K\": [[18.58, 19.15, 33.76, 52.47], [37.84, 38.36, 67.29, 105.6]],\n"
+    "  \"Q5_K\": [[16.66, 17.48, 32.32, 53.05], [33.5, 35.29, 64.85, 106.5]],\n"
+    "  \"Q6_K\": [[19.78, 23.88, 39.6, 55.75], [39.3, 48.03, 79.07, 110.8]]},\n"
     " \"matmul_gmacs_512\": {\n"
-    "  \"F32\": [[18.45, 23.89, 27.76, 29.74], [19.07, 24.59, 28.23, 30.28]],\n"
-    "  \"F16\": [[14.25, 19.95, 24.39, 27.22], [27.55, 39.53, 45.8, 52.73]],\n"
-    "  \"BF16\": [[11.69, 17.43, 23.29, 27.24], [27.91, 36.39, 48.7, 53.66]],\n"
-    "  \"Q4_0\": [[21.34, 29.33, 46.04, 68.86], [43.18, 58.33, 93.07, 139.3]],\n"
-    "  \"Q5_0\": [[18.65, 22.84, 39.33, 63.59], [36.77, 45.89, 80.88, 126.5]],\n"
-    "  \"Q8_0\": [[23.77, 30.88, 48.79, 71.83], [47.52, 61.68, 97.48, 143.1]],\n"
-    "  \"Q4_K\": [[17.76, 18.08, 32.02, 50.46], [35.43, 35.48, 52.9, 76.23]],\n"
-    "  \"Q5_K\": [[15.33, 17.08, 30.82, 50.37], [30.63, 34.1, 61.45, 100.2]],\n"
-    "  \"Q6_K\": [[20.68, 22.95, 37.55, 51.72], [29.2, 32.4, 56.85, 84.95]]},\n"
+    "  \"F32\": [[18.27, 23.79, 27.55, 29.53], [36.59, 47.36, 55.03, 59]],\n"
+    "  \"F16\": [[14.25, 20.05, 24.55, 27.44], [28.24, 39.9, 48.8, 54.4]],\n"
+    "  \"BF16\": [[14.08, 19.99, 24.4, 27.34], [27.91, 39.76, 48.68, 54.64]],\n"
+    "  \"Q4_0\": [[21.76, 29.89, 51.36, 72.86], [43.12, 59.86, 103.7, 145]],\n"
+    "  \"Q5_0\": [[18.45, 24.33, 42.14, 66.12], [36.75, 48.55, 84.01, 131.1]],\n"
+    "  \"Q8_0\": [[23.27, 32.81, 55.75, 75.99], [46.84, 67.07, 113.6, 151.2]],\n"
+    "  \"Q4_K\": [[17.55, 17.58, 31, 49.85], [35.16, 35.79, 63.57, 100.5]],\n"
+    "  \"Q5_K\": [[15.22, 16.68, 30.5, 50.48], [30.43, 33.49, 60.62, 100.4]],\n"
+    "  \"Q6_K\": [[20.69, 22.37, 36.23, 51.88], [40.35, 45.02, 72.43, 103.6]]},\n"
     " \"rates_g\": {\n"
-    "  \"embed\": [1.65, 3.257],\n"
-    "  \"rmsnorm\": [8.865, 17.64],\n"
-    "  \"quantize\": [0.3665, 0.7323],\n"
-    "  \"add\": [9.525, 18.91],\n"
-    "  \"rope\": [2.087, 4.151],\n"
-    "  \"kv_store\": [3.612, 6.527],\n"
-    "  \"attention\": [19.84, 37.85],\n"
-    "  \"attention_key\": [0.08283, 0.1699],\n"
-    "  \"glu_gelu\": [0.1531, 0.3059],\n"
-    "  \"glu_silu\": [0.1922, 0.3704]},\n"
-    " \"matmul_overlap\": [0.428, 0.5811]}\n";
+    "  \"embed\": [2.051, 4.098],\n"
+    "  \"rmsnorm\": [8.869, 17.46],\n"
+    "  \"quantize\": [3.4, 6.731],\n"
+    "  \"add\": [9.474, 18.68],\n"
+    "  \"rope\": [11.94, 23.62],\n"
+    "  \"kv_store\": [3.445, 6.949],\n"
+    "  \"glu_gelu\": [1.568, 3.128],\n"
+    "  \"glu_silu\": [1.95, 3.888]},\n"
+    " \"attention_gpairs\": [[0.07598, 0.06625, 0.04714, 0.02916], [0.151, 0.129, 0.09323, 0.05783]],\n"
+    " \"attention_grows\": [[0.0215, 0.01825, 0.01436, 0.008899], [0.04365, 0.03854, 0.03004, 0.01841]],\n"
+    " \"matmul_overlap\": [0.2852, -0.004063]}\n";
 
 void ls_machine_builtin(ls_machine *m) {
     if (parse_machine(m, builtin_machine, strlen(builtin_machine), "built-in", NULL)) {
@@ -326,6 +347,7 @@ void ls_machine_builtin(ls_machine *m) {
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int g = 0; g < LS_MACHINE_GROUPS; g++) m->matmul_gmacs[k][0][g] = m->matmul_gmacs_512[k][0][g] = 20;
         for (int r = 0; r < LS_RATE_COUNT; r++) m->rate_g[r][0] = 1;
+        for (int h = 0; h < LS_MACHINE_HEAD_DIMS; h++) m->attention_gpairs[0][h] = m->attention_grows[0][h] = 0.1;
     }
     m->builtin = true;
     snprintf(m->source, sizeof m->source,
@@ -376,6 +398,18 @@ static double bandwidth(const ls_machine *m, double working_set, int n_threads) 
 /* Per-thread share of an aggregate rate measured with min(T, measured) threads. */
 static double share(const double *per_t, const ls_machine *m, int n_threads) {
     return per_t[clamp_threads(m, n_threads) - 1] / n_threads;
+}
+
+/* One thread's us per unit of an attention figure (g: per head size, all threads) with T
+ * threads at once: linear in head_dim between the sizes measured, extended past the last
+ * along the last segment, and taken as the first below the first. */
+static double attention_us(const double *g, int64_t head_dim, int T) {
+    const int *d = ls_machine_head_dims;
+    int h = 0;
+    while (h + 2 < LS_MACHINE_HEAD_DIMS && head_dim > d[h + 1]) h++;
+    double lo = T / (g[h] * 1e3), hi = T / (g[h + 1] * 1e3);
+    if (head_dim <= d[0]) return lo;
+    return lo + (hi - lo) * (double)(head_dim - d[h]) / (double)(d[h + 1] - d[h]);
 }
 
 static double weight_bytes(const ls_weight *w) {
@@ -466,8 +500,9 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
         work = (double)(b - a) * keys * 2.0 * (double)head_dim;
         double kv_bytes = kv_heads * span * (double)head_dim * 8.0;
         bytes = kv_bytes + (double)(b - a) * (double)rows * (double)head_dim * 8.0;
-        double compute = work / (share(m->rate_g[LS_RATE_ATTENTION], m, T) * 1e3) +
-                         (double)(b - a) * keys / (share(m->rate_g[LS_RATE_ATTENTION_KEY], m, T) * 1e3);
+        const int th = clamp_threads(m, T) - 1;
+        double compute = (double)(b - a) * keys * attention_us(m->attention_gpairs[th], head_dim, T) +
+                         (double)(b - a) * (double)rows * attention_us(m->attention_grows[th], head_dim, T);
         us = time_of(kv_bytes, bandwidth(m, c->working_set, T) / T, compute, 1.0);
         break;
     }

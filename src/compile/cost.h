@@ -46,9 +46,6 @@ typedef enum ls_rate {
     LS_RATE_ADD,        /* elements */
     LS_RATE_ROPE,       /* elements rotated */
     LS_RATE_KV_STORE,   /* elements stored (k and v) */
-    LS_RATE_ATTENTION,  /* multiply-adds: head_dim for q.k plus head_dim for the values, per key */
-    LS_RATE_ATTENTION_KEY, /* (query head, key) pairs: the cost of a key beyond its multiply-adds
-                            * (score, exp, the lane fold); fitted from head_dim 64 and 256 */
     LS_RATE_GLU_GELU,   /* elements */
     LS_RATE_GLU_SILU,   /* elements */
     LS_RATE_COUNT
@@ -56,6 +53,9 @@ typedef enum ls_rate {
 
 /* The weight types of matmul_gmacs[k], in order, and the rates' names in the machine file. */
 extern const ls_dtype ls_machine_types[LS_MACHINE_TYPES];
+/* The head sizes attention is measured at; others are interpolated linearly between them. */
+#define LS_MACHINE_HEAD_DIMS 4
+extern const int ls_machine_head_dims[LS_MACHINE_HEAD_DIMS]; /* 32 64 128 256 */
 extern const char *const ls_rate_names[LS_RATE_COUNT];
 
 typedef struct ls_machine {
@@ -71,6 +71,12 @@ typedef struct ls_machine {
      * per 512 elements (the kernels' unit of 16 blocks) */
     double matmul_gmacs_512[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_GROUPS];
     double rate_g[LS_RATE_COUNT][LS_MACHINE_THREADS];      /* G units/s, all threads */
+    /* Attention at each of ls_machine_head_dims, all threads: G (query head, key) pairs/s
+     * (a score q.k, its exp, the value row it adds) and G (row, query head) pairs/s (the
+     * query, the softmax's sum and the output row): a row-head's time is
+     * 1/grows + keys/gpairs. */
+    double attention_gpairs[LS_MACHINE_THREADS][LS_MACHINE_HEAD_DIMS];
+    double attention_grows[LS_MACHINE_THREADS][LS_MACHINE_HEAD_DIMS];
     /* How much of a matmul's memory time hides under its compute time, from a Q8_0 matrix
      * vector product on DRAM-resident weights: 1 = all (the max), 0 = none (times add),
      * below 0: slower than the sum (streaming from DRAM costs more than a plain read). */

@@ -178,6 +178,13 @@ static bool keep_best(double *best, double v) {
     return better;
 }
 
+/* The same for seconds (0: none yet): keeps the smaller. */
+static bool keep_fastest(double *best, double s) {
+    bool better = *best == 0 || s < *best * 0.98;
+    if (*best == 0 || s < *best) *best = s;
+    return better;
+}
+
 /* Whether to sweep again after `done` sweeps. */
 static bool sweep_again(int done, bool improved) {
     return done < MIN_PASSES || (improved && done < MAX_PASSES);
@@ -311,6 +318,10 @@ typedef struct probe_job {
     probe probes[LS_MACHINE_THREADS];
 } probe_job;
 
+/* The probe kinds: the rates, then attention with long and with short rows. */
+#define PROBE_ATTENTION LS_RATE_COUNT
+#define PROBE_ATTENTION_SHORT (LS_RATE_COUNT + 1)
+
 static void probe_run(void *ctx, int thread, int64_t iterations) {
     probe *pr = &((probe_job *)ctx)->probes[thread];
     for (int64_t it = 0; it < iterations; it++) ls_run_step(&pr->exec, &pr->step, thread);
@@ -318,7 +329,7 @@ static void probe_run(void *ctx, int thread, int64_t iterations) {
 
 /* Sets up a probe of `rate` for `thread`; returns the units of work of one run, 0 on
  * failure. Memory: one block, carved into arena, KV cache, RoPE table, scratch, weight. */
-static double probe_init(probe *pr, ls_rate rate, int thread, int head_dim) {
+static double probe_init(probe *pr, int rate, int thread, int head_dim) {
     memset(pr, 0, sizeof *pr);
     size_t arena_bytes = 3 * (size_t)PROBE_ROWS * PROBE_WIDTH * 4 + 4096;
     size_t kv_bytes = 2 * (size_t)PROBE_CONTEXT * PROBE_KV_WIDTH * 4;
@@ -418,8 +429,8 @@ static double probe_init(probe *pr, ls_rate rate, int thread, int head_dim) {
         n->p.attention.layer = 0;
         units = (double)PROBE_ROWS * PROBE_KV_WIDTH * 2;
         break;
-    case LS_RATE_ATTENTION: /* one row, 4 query heads on 1 KV head, 256 keys: units are keys */
-    case LS_RATE_ATTENTION_KEY:
+    case PROBE_ATTENTION:      /* 16 rows at positions 240..255, 4 query heads on 1 KV head */
+    case PROBE_ATTENTION_SHORT: /* the same at positions 0..15 */
         s->kernel = LS_K_ATTENTION;
         n->width = 4 * head_dim;
         n->p.attention.layer = 0;
@@ -428,12 +439,14 @@ static double probe_init(probe *pr, ls_rate rate, int thread, int head_dim) {
         n->p.attention.head_dim = head_dim;
         n->p.attention.window = 0;
         n->p.attention.scale = 0.0625f;
-        pr->exec.n_rows = 1;
-        pr->positions[0] = 255;
+        units = 0;
+        for (int t = 0; t < PROBE_ROWS; t++) {
+            pr->positions[t] = (rate == PROBE_ATTENTION ? 240 : 0) + t;
+            units += 4.0 * (pr->positions[t] + 1); /* (head, key) pairs */
+        }
         work = 4;
-        units = 4.0 * 256;
         break;
-    case LS_RATE_COUNT:
+    default:
         return 0;
     }
     s->work = work;
@@ -620,7 +633,7 @@ static void dram_overlap(ls_machine *m, const dram_probe *d, FILE *log) {
 }
 
 /* Seconds per unit of work of one thread's run, with t threads at once (-1 on failure). */
-static double probe_seconds(probe_job *job, ls_rate rate, int head_dim, int t) {
+static double probe_seconds(probe_job *job, int rate, int head_dim, int t) {
     double units = 0;
     int ok = 1;
     for (int i = 0; i < t; i++) {
@@ -634,53 +647,77 @@ static double probe_seconds(probe_job *job, ls_rate rate, int head_dim, int t) {
 
 /* One measurement of kernel r on t threads, kept where it beats the figure so far: 1 when
  * by more than 2%, 0 when not, -1 on failure. */
-static int measure_rate(ls_machine *m, probe_job *job, ls_rate r, int t) {
-    if (r == LS_RATE_ATTENTION) {
-        /* Seconds per (head, key) at head_dim 64 and 256, fitted as
-         * key + 2 * head_dim * multiply-add. */
-        double s64 = probe_seconds(job, LS_RATE_ATTENTION, 64, t);
-        double s256 = probe_seconds(job, LS_RATE_ATTENTION, 256, t);
-        if (s64 <= 0 || s256 <= 0) return -1;
-        double mac = (s256 - s64) / (2.0 * (256 - 64));
-        if (mac < 0.02 * s256 / 512) mac = 0.02 * s256 / 512;
-        double key = s64 - 128 * mac;
-        if (key < 0.05 * s64) key = 0.05 * s64;
-        double keys = m->rate_g[LS_RATE_ATTENTION_KEY][t - 1];
-        if (t * 1e-9 / key <= keys) return 0;
-        m->rate_g[LS_RATE_ATTENTION][t - 1] = t * 1e-9 / mac; /* both from one sweep */
-        m->rate_g[LS_RATE_ATTENTION_KEY][t - 1] = t * 1e-9 / key;
-        return t * 1e-9 / key > keys * 1.02;
-    }
+static int measure_rate(ls_machine *m, probe_job *job, int r, int t) {
     double s = probe_seconds(job, r, 0, t);
     if (s <= 0) return -1;
     return keep_best(&m->rate_g[r][t - 1], t * 1e-9 / s);
 }
 
+/* Attention at each head size, rows with about 248 keys and rows with about 8: the fastest
+ * seconds per run of each, and the (head, key) pairs and (row, head) pairs of a run. */
+typedef struct attention_fit {
+    double long_s[LS_MACHINE_HEAD_DIMS], short_s[LS_MACHINE_HEAD_DIMS];
+    double long_pairs, short_pairs, row_heads;
+} attention_fit;
+
+static int measure_attention(attention_fit *f, probe_job *job, int t) {
+    int better = 0;
+    for (int h = 0; h < LS_MACHINE_HEAD_DIMS; h++)
+        for (int kind = PROBE_ATTENTION; kind <= PROBE_ATTENTION_SHORT; kind++) {
+            double per_pair = probe_seconds(job, kind, ls_machine_head_dims[h], t);
+            if (per_pair <= 0) return -1;
+            double pairs = 0;
+            for (int row = 0; row < PROBE_ROWS; row++)
+                pairs += 4.0 * ((kind == PROBE_ATTENTION ? 240 : 0) + row + 1);
+            *(kind == PROBE_ATTENTION ? &f->long_pairs : &f->short_pairs) = pairs;
+            better |= keep_fastest(kind == PROBE_ATTENTION ? &f->long_s[h] : &f->short_s[h], per_pair * pairs);
+        }
+    f->row_heads = 4.0 * PROBE_ROWS;
+    return better;
+}
+
+/* seconds = row_heads * per_row_head + pairs * per_pair, from the two runs. */
+static void fit_attention(ls_machine *m, const attention_fit *f, int t) {
+    for (int h = 0; h < LS_MACHINE_HEAD_DIMS; h++) {
+        double long_s = f->long_s[h], short_s = f->short_s[h];
+        double per_pair = (long_s - short_s) / (f->long_pairs - f->short_pairs);
+        if (per_pair < 0.5 * long_s / f->long_pairs) per_pair = 0.5 * long_s / f->long_pairs;
+        double per_row_head = (short_s - f->short_pairs * per_pair) / f->row_heads;
+        if (per_row_head < 1e-12) per_row_head = 1e-12;
+        m->attention_gpairs[t - 1][h] = t * 1e-9 / per_pair;
+        m->attention_grows[t - 1][h] = t * 1e-9 / per_row_head;
+    }
+}
+
 static int measure_kernels(ls_machine *m, FILE *log, char *err) {
     probe_job *job = calloc(1, sizeof *job);
     if (!job) return ls_fail(err, "out of memory");
-    for (int t = 1; t <= m->n_threads; t++)
+    for (int t = 1; t <= m->n_threads; t++) {
+        attention_fit fit = {0};
         for (int pass = 0, improved = 1; sweep_again(pass, improved); pass++) {
             improved = 0;
-            for (int r = 0; r < LS_RATE_COUNT; r++) {
-                if (r == LS_RATE_ATTENTION_KEY) continue; /* with LS_RATE_ATTENTION */
-                int better = measure_rate(m, job, (ls_rate)r, t);
+            for (int r = 0; r <= PROBE_ATTENTION; r++) {
+                int better = r == PROBE_ATTENTION ? measure_attention(&fit, job, t) : measure_rate(m, job, r, t);
                 if (better < 0) {
                     free(job);
-                    return ls_fail(err, "cannot measure the %s kernel (memory or threads)", ls_rate_names[r]);
+                    return ls_fail(err, "cannot measure the %s kernel (memory or threads)",
+                                   r == PROBE_ATTENTION ? "attention" : ls_rate_names[r]);
                 }
                 improved |= better;
             }
         }
+        fit_attention(m, &fit, t);
+    }
     free(job);
     for (int r = 0; log && r < LS_RATE_COUNT; r++) {
-        if (r == LS_RATE_ATTENTION_KEY) continue;
         fprintf(log, "kernel %-9s G/s:", ls_rate_names[r]);
         for (int t = 1; t <= m->n_threads; t++) fprintf(log, " %.2f (%d)", m->rate_g[r][t - 1], t);
-        if (r == LS_RATE_ATTENTION) {
-            fprintf(log, "  keys G/s:");
-            for (int t = 1; t <= m->n_threads; t++) fprintf(log, " %.3f (%d)", m->rate_g[LS_RATE_ATTENTION_KEY][t - 1], t);
-        }
+        fputc('\n', log);
+    }
+    for (int h = 0; log && h < LS_MACHINE_HEAD_DIMS; h++) {
+        fprintf(log, "attention head_dim %3d, G (head, key) | (row, head) /s:", ls_machine_head_dims[h]);
+        for (int t = 1; t <= m->n_threads; t++)
+            fprintf(log, " %.3f | %.4f (%d)", m->attention_gpairs[t - 1][h], m->attention_grows[t - 1][h], t);
         fputc('\n', log);
     }
     return 0;

@@ -48,7 +48,9 @@ def test_help_and_bad_flags():
                      ["/nonexistent/m.json"])
     with tempfile.TemporaryDirectory() as tmp:
         bad = os.path.join(tmp, "bad.json")
-        for text in ["", "{", '{"format": "lockstep-machine-1", "threads": 1}',
+        # lockstep-machine-1: the format before attention was measured per head size.
+        for text in ["", "{", '{"format": "lockstep-machine-2", "threads": 1}',
+                     '{"format": "lockstep-machine-1", "threads": 1}',
                      '{"format": "other", "threads": 1}', '{"threads": -3}']:
             with open(bad, "w") as f:
                 f.write(text)
@@ -118,15 +120,16 @@ def test_compile_json_consistent():
 
 def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0, overlap=1.0):
     """Every figure flat: one bandwidth at every size, one matmul rate, one kernel rate."""
-    rates = ["embed", "rmsnorm", "quantize", "add", "rope", "kv_store", "attention",
-             "attention_key", "glu_gelu", "glu_silu"]
+    rates = ["embed", "rmsnorm", "quantize", "add", "rope", "kv_store", "glu_gelu", "glu_silu"]
     types = ["F32", "F16", "BF16", "Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
-    m = {"format": "lockstep-machine-1", "threads": 2, "sizes": [1024, 1 << 30],
+    m = {"format": "lockstep-machine-2", "threads": 2, "sizes": [1024, 1 << 30],
          "read_gbs": [[gbs, gbs], [2 * gbs, 2 * gbs]], "barrier_us": [barrier, barrier],
          "call_us": [call, call],
          "matmul_gmacs": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
          "matmul_gmacs_512": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
-         "rates_g": {r: [rate, 2 * rate] for r in rates}, "matmul_overlap": [overlap, overlap]}
+         "rates_g": {r: [rate, 2 * rate] for r in rates},
+         "attention_gpairs": [[rate] * 4, [2 * rate] * 4], "attention_grows": [[rate] * 4, [2 * rate] * 4],
+         "matmul_overlap": [overlap, overlap]}
     with open(path, "w") as f:
         json.dump(m, f)
 
