@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "compile/cost.h"
 #include "quant/quant.h"
+#include "run/packed_weights.h"
 
 static const char *usage =
     "usage: lockstep bench [-m MODEL] [-t THREADS] [--batch B] [options]\n"
@@ -68,6 +69,9 @@ static int profile_steps(const ls_program *p, const ls_machine *m, const int32_t
     size_t rope = (size_t)(g->n_rope > 0 ? g->n_rope : 1) * (size_t)p->context * (size_t)rope_dim;
     size_t scratch = (size_t)p->n_threads * (size_t)(p->context + g->kv_width);
     ls_exec e = {.program = p, .n_rows = n_rows};
+    ls_packed_weights packed;
+    if (ls_packed_weights_create(&packed, p, NULL)) return -1;
+    e.packed = packed.by_node;
     int32_t *positions = calloc((size_t)n_rows, sizeof *positions);
     int32_t *sequences = calloc((size_t)n_rows, sizeof *sequences); /* all sequence 0 */
     for (int64_t i = 0; positions && i < n_rows; i++) positions[i] = (int32_t)(position + i);
@@ -118,6 +122,7 @@ static int profile_steps(const ls_program *p, const ls_machine *m, const int32_t
     printf("  %-10s %4d steps: predicted %9.3f ms, measured %9.3f ms (%.2f)\n", "all", p->n_steps,
            total_p, total_m, total_m / total_p);
 done:
+    ls_packed_weights_free(&packed);
     free(positions);
     free(sequences);
     free(e.arena);

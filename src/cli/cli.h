@@ -51,7 +51,7 @@ typedef struct cli_engine {
     ls_tokenizer *tokenizer;
     ls_program program;
     ls_runtime *runtime;
-    double load_ms, compile_ms;
+    double load_ms, compile_ms, start_ms; /* start: the runtime's memory, tables, packed weights */
 } cli_engine;
 
 typedef struct cli_engine_params {

@@ -188,11 +188,13 @@ int cli_engine_start(cli_engine *e, const char *command, const cli_engine_params
     char err[LS_ERROR_SIZE];
     int rc = cli_engine_compile(e, command, params);
     if (rc) return rc;
+    double start = cli_now_ms();
     if (!(e->runtime = ls_runtime_create(&e->program, err))) {
         cli_error(command, "%s", err);
         cli_engine_close(e);
         return 1;
     }
+    e->start_ms = cli_now_ms() - start;
     return 0;
 }
 

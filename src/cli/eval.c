@@ -212,8 +212,8 @@ int cmd_eval(int argc, char **argv) {
     }
     double mean = predicted ? nll / (double)predicted : 0;
     printf("perplexity: %.6f\n", (double)ls_expf((float)mean));
-    fprintf(stderr, "load %.0f ms, compile %.1f ms | %lld tokens in windows of %lld, %.1f tok/s | "
-            "%d threads, %s\n", engine.load_ms, engine.compile_ms, (long long)n_tokens,
+    fprintf(stderr, "load %.0f ms, compile %.1f ms, start %.0f ms | %lld tokens in windows of %lld, "
+            "%.1f tok/s | %d threads, %s\n", engine.load_ms, engine.compile_ms, engine.start_ms, (long long)n_tokens,
             (long long)window, n_tokens / (ms / 1e3), p->n_threads, ls_isa_name(ls_isa_current()));
 done:
     cli_engine_close(&engine);

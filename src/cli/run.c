@@ -92,9 +92,9 @@ int cmd_run(int argc, char **argv) {
     double generate_ms = cli_now_ms() - start;
     fputc('\n', stdout);
     fprintf(stderr,
-            "load %.0f ms, compile %.1f ms | prompt %lld tokens, %.1f tok/s | "
+            "load %.0f ms, compile %.1f ms, start %.0f ms | prompt %lld tokens, %.1f tok/s | "
             "generated %lld tokens, %.1f tok/s | %d threads, %s\n",
-            engine.load_ms, engine.compile_ms, (long long)n_prompt,
+            engine.load_ms, engine.compile_ms, engine.start_ms, (long long)n_prompt,
             n_prompt / (prompt_ms / 1e3), (long long)generated,
             generated ? generated / (generate_ms / 1e3) : 0.0, engine.program.n_threads,
             ls_isa_name(ls_isa_current()));

@@ -1,9 +1,9 @@
 /* calibrate.c — measuring read bandwidth, kernel throughput and barrier cost (calibrate.h).
  *
- * A measurement runs a job on T threads at once: a team of pinned threads (thread i on CPU i,
- * the caller on CPU 0) lives for the whole calibration; they meet at a spin barrier, the clock starts,
- * each runs its job on its own data, all meet again, the clock stops. Each figure is the best
- * of REPEATS such runs. The caller's CPU affinity is restored at the end.
+ * A measurement runs a job on T threads at once: a team of T pinned threads (thread i on CPU
+ * i, the caller on CPU 0) meets at a spin barrier, the clock starts, each runs its part of
+ * the job, all meet again, the clock stops. A figure is the fastest of several such runs.
+ * The caller's CPU affinity is restored at the end.
  *
  * This machine's two CPUs are virtual: for seconds at a time the host may run them on one
  * core's two hardware threads, or run something else beside them, and a 2-thread figure
@@ -245,22 +245,32 @@ typedef struct matmul_job {
     int64_t rows;
     int64_t rows_per_thread; /* > 0: all threads share weights[0], thread i takes its rows */
     uint8_t *weights[LS_MACHINE_THREADS];
+    uint8_t *packed[LS_MACHINE_THREADS]; /* the same packed, where one token reads that */
     uint8_t *activations[LS_MACHINE_THREADS];
     float *out[LS_MACHINE_THREADS];
 } matmul_job;
 
 static void matmul_run(void *ctx, int thread, int64_t iterations) {
     matmul_job *j = ctx;
+    /* As the runtime does: one token on packed weights where the type has them. */
     if (j->rows_per_thread > 0) {
-        int64_t first = j->rows_per_thread * thread;
-        for (int64_t it = 0; it < iterations; it++)
-            ls_matmul(j->type, j->weights[0], j->n_in, first, first + j->rows_per_thread,
-                      j->activations[0], 1, j->out[0], j->rows);
+        int64_t first = j->rows_per_thread * thread, end = first + j->rows_per_thread;
+        for (int64_t it = 0; it < iterations; it++) {
+            if (j->packed[0])
+                ls_matmul_packed(j->type, j->packed[0], j->n_in, first, end, j->activations[0], j->out[0]);
+            else
+                ls_matmul(j->type, j->weights[0], j->n_in, first, end, j->activations[0], 1, j->out[0], j->rows);
+        }
         return;
     }
-    for (int64_t it = 0; it < iterations; it++)
-        ls_matmul(j->type, j->weights[thread], j->n_in, 0, j->rows, j->activations[thread],
-                  j->n_tokens, j->out[thread], j->rows);
+    for (int64_t it = 0; it < iterations; it++) {
+        if (j->n_tokens == 1 && j->packed[thread])
+            ls_matmul_packed(j->type, j->packed[thread], j->n_in, 0, j->rows, j->activations[thread],
+                             j->out[thread]);
+        else
+            ls_matmul(j->type, j->weights[thread], j->n_in, 0, j->rows, j->activations[thread],
+                      j->n_tokens, j->out[thread], j->rows);
+    }
 }
 
 /* One matmul case: a weight type, rows of 1024 elements (two groups of 16 blocks) or of 512
@@ -268,6 +278,7 @@ static void matmul_run(void *ctx, int thread, int64_t iterations) {
 static void matmul_case_free(matmul_job *job) {
     for (int t = 0; t < LS_MACHINE_THREADS; t++) {
         free(job->weights[t]);
+        free(job->packed[t]);
         free(job->activations[t]);
         free(job->out[t]);
     }
@@ -291,6 +302,12 @@ static int matmul_case_init(matmul_job *job, ls_dtype type, int64_t n_in, int n_
         if (!w || !a || !o) return -1;
         memset(w, 0x11, (size_t)job->rows * row_bytes); /* normal f16/bf16/f32 values */
         for (int r = 0; r < 8; r++) ls_quantize_activation_row(type, x, (uint8_t *)a + r * act_bytes, n_in);
+        if (ls_packed_supported(type)) {
+            void *pk = NULL;
+            if (posix_memalign(&pk, 64, (size_t)job->rows * row_bytes)) return -1;
+            ls_pack_rows(type, w, n_in, 0, job->rows, pk);
+            job->packed[t] = pk;
+        }
     }
     return 0;
 }
@@ -592,6 +609,15 @@ static int dram_init(dram_probe *d, char *err) {
     float x[MATMUL_N_IN];
     for (int i = 0; i < MATMUL_N_IN; i++) x[i] = (float)((i * 37) % 101 - 50) / 50.0f;
     ls_quantize_activation_row(LS_Q8_0, x, a, MATMUL_N_IN);
+    if (ls_packed_supported(LS_Q8_0)) { /* decode reads packed rows: pack in place */
+        uint8_t row[MATMUL_N_IN / 32 * 34];
+        for (int64_t r = 0; r < d->job.rows; r++) {
+            uint8_t *at = (uint8_t *)w + (size_t)r * d->row_bytes;
+            ls_pack_rows(LS_Q8_0, at, MATMUL_N_IN, 0, 1, row);
+            memcpy(at, row, d->row_bytes);
+        }
+        d->job.packed[0] = w;
+    }
     for (int t = 0; t < LS_MACHINE_THREADS; t++) d->matmul_s[t] = d->read_s[t] = 1e30;
     return 0;
 }

@@ -148,8 +148,11 @@ static void matmul(const ls_exec *e, const ls_step *s, const ls_node *n, int thr
     int64_t r0 = s->tile[thread], r1 = s->tile[thread + 1];
     if (r0 >= r1) return;
     float *out = (float *)buffer(e, s->out);
-    ls_matmul(n->weight->type, n->weight->data, n->weight->n_in, r0, r1, buffer(e, s->in[0]),
-              rows, out, n->width);
+    if (rows == 1 && e->packed && e->packed[s->node])
+        ls_matmul_packed(n->weight->type, e->packed[s->node], n->weight->n_in, r0, r1, buffer(e, s->in[0]), out);
+    else
+        ls_matmul(n->weight->type, n->weight->data, n->weight->n_in, r0, r1, buffer(e, s->in[0]),
+                  rows, out, n->width);
     if (n->bias) {
         const float *bias = n->bias->data;
         for (int64_t t = 0; t < rows; t++) /* out = out + bias */

@@ -31,6 +31,7 @@
 #include "base/error.h"
 #include "base/fmath.h"
 #include "quant/quant.h"
+#include "run/packed_weights.h"
 
 /* TSC ticks a worker spins after its last call before it sleeps: 2^29, 0.15-0.5 s at
  * 1-3.5 GHz, far longer than sampling and writing a token takes. */
@@ -56,6 +57,7 @@ struct ls_runtime {
     _Atomic int sense;
     _Atomic bool stop;
     void *arena_memory, *kv_memory, *rope_memory, *scratch_memory;
+    ls_packed_weights packed;
     int32_t *positions, *sequences; /* the per-row registers, [max_rows] each */
 };
 
@@ -179,6 +181,11 @@ ls_runtime *ls_runtime_create(const ls_program *p, char *err) {
     for (int32_t t = 0; t < g->n_rope; t++)
         fill_rope(rope + (size_t)t * (size_t)p->context * (size_t)half * 2, &g->rope[t], p->context);
     r->exec.rope = rope;
+    if (ls_packed_weights_create(&r->packed, p, err)) {
+        ls_runtime_free(r);
+        return NULL;
+    }
+    r->exec.packed = r->packed.by_node;
 
     pin(pthread_self(), 0);
     for (int i = 1; i < r->n_threads; i++) {
@@ -205,6 +212,7 @@ void ls_runtime_free(ls_runtime *r) {
     free(r->kv_memory);
     free(r->rope_memory);
     free(r->scratch_memory);
+    ls_packed_weights_free(&r->packed);
     free(r->positions);
     free(r->sequences);
     free(r);

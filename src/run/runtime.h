@@ -23,6 +23,8 @@ typedef struct ls_exec {
     float *kv;           /* cache: [sequence][layer][2 (k, v)][context][kv_width] */
     const float *rope;   /* [table][context][head_dim/2][2 (cos, sin)] */
     float *scratch;      /* per thread: [n_threads][context + kv_width] attention scores, query */
+    const void *const *packed; /* [graph node]: its matrix packed for one-row calls, or NULL
+                                * (run/packed_weights.h); NULL: none packed */
 } ls_exec;
 
 /* NULL with err when memory runs out or threads cannot start. The program must outlive it. */

@@ -1,0 +1,129 @@
+/* packed_avx512.c — the one-token matmul on packed Q8_0 / Q4_0 / Q5_0 rows (packed.c).
+ *
+ * Shapes: one activation row of n_in elements (matmul_kernels.h's quantized form), rows
+ * [row_first, row_end) of the packed matrix, one float out per row.
+ * Reduction order, the same as matmul_avx512.c's one-token path and so as every path's:
+ * lane j of a float accumulator takes the blocks b with b % 16 == j in order of b; a
+ * block's value is (weight scale * activation scale) * float(exact int32 dot), one mul,
+ * one mul, one add per step; the 16 lanes end in the canonical tree. The int32 dot of a
+ * block is summed here in a different grouping (four chains of two vpdpbusd) than there,
+ * which changes nothing: integer sums are exact. */
+#include "quant/matmul_kernels.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* The canonical tree of matmul_kernels.h on a register. */
+INLINE float lanes_tree(__m512 v) {
+    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
+    return _mm_cvtss_f32(s1);
+}
+
+/* acc += the 16 (or c) block values of one group. w: the packed group; a: the activation's
+ * group (q @0, d @512, sum @576). full: c == 16 (plain loads), else masked loads. */
+INLINE __m512 group_step(ls_dtype type, const uint8_t *w, const uint8_t *a, int c, int full,
+                         __m512 acc) {
+    const __mmask64 bytes = full ? ~(__mmask64)0 : (((__mmask64)1 << (4 * c)) - 1);
+    const __mmask16 lanes = full ? 0xFFFF : (__mmask16)((1u << c) - 1);
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+    int offset_log2;
+    const uint8_t *scales;
+    if (type == LS_Q8_0) {
+        /* chunk k (4c bytes): elements 4k..4k+3 of every block, +128 */
+#define Q8(k) (full ? _mm512_loadu_si512(w + 64 * (k)) : _mm512_maskz_loadu_epi8(bytes, w + 4 * c * (k)))
+#define X(k) _mm512_loadu_si512(a + 64 * (k))
+        s0 = _mm512_dpbusd_epi32(s0, Q8(0), X(0));
+        s1 = _mm512_dpbusd_epi32(s1, Q8(1), X(1));
+        s2 = _mm512_dpbusd_epi32(s2, Q8(2), X(2));
+        s3 = _mm512_dpbusd_epi32(s3, Q8(3), X(3));
+        s0 = _mm512_dpbusd_epi32(s0, Q8(4), X(4));
+        s1 = _mm512_dpbusd_epi32(s1, Q8(5), X(5));
+        s2 = _mm512_dpbusd_epi32(s2, Q8(6), X(6));
+        s3 = _mm512_dpbusd_epi32(s3, Q8(7), X(7));
+        offset_log2 = 7;
+        scales = w + 32 * c;
+    } else { /* Q4_0, Q5_0: chunk m's low nibbles are elements 4m.., its high ones 16+4m.. */
+        const __m512i nib = _mm512_set1_epi8(0x0F);
+#define Q4(m) (full ? _mm512_loadu_si512(w + 64 * (m)) : _mm512_maskz_loadu_epi8(bytes, w + 4 * c * (m)))
+        __m512i v0 = Q4(0), v1 = Q4(1), v2 = Q4(2), v3 = Q4(3);
+        __m512i u[8] = {_mm512_and_si512(v0, nib), _mm512_and_si512(v1, nib),
+                        _mm512_and_si512(v2, nib), _mm512_and_si512(v3, nib),
+                        _mm512_and_si512(_mm512_srli_epi16(v0, 4), nib),
+                        _mm512_and_si512(_mm512_srli_epi16(v1, 4), nib),
+                        _mm512_and_si512(_mm512_srli_epi16(v2, 4), nib),
+                        _mm512_and_si512(_mm512_srli_epi16(v3, 4), nib)};
+#undef Q4
+        if (type == LS_Q5_0) { /* the fifth bits: chunk k's 4c bits of the stream after q */
+            const uint8_t *h = w + 16 * c;
+            uint8_t tail_bits[64 + 8] __attribute__((aligned(64)));
+            if (!full) { /* the stream's 4c bytes, so that 8-byte reads stay inside */
+                _mm512_store_si512(tail_bits, _mm512_maskz_loadu_epi8(((__mmask64)1 << (4 * c)) - 1, h));
+                memset(tail_bits + 64, 0, 8);
+                h = tail_bits;
+            }
+            const __m512i sixteen = _mm512_set1_epi8(16);
+            _Pragma("GCC unroll 8")
+            for (int k = 0; k < 8; k++) {
+                int at = full ? 64 * k : 4 * c * k; /* bit offset, a multiple of 4 */
+                uint64_t bits;
+                memcpy(&bits, h + at / 8, 8);
+                if (!full) bits = bits >> (at % 8) & (__mmask64)bytes;
+                u[k] = _mm512_mask_add_epi8(u[k], (__mmask64)bits, u[k], sixteen);
+            }
+            offset_log2 = 4;
+            scales = w + 20 * c;
+        } else {
+            offset_log2 = 3;
+            scales = w + 16 * c;
+        }
+        s0 = _mm512_dpbusd_epi32(s0, u[0], X(0));
+        s1 = _mm512_dpbusd_epi32(s1, u[1], X(1));
+        s2 = _mm512_dpbusd_epi32(s2, u[2], X(2));
+        s3 = _mm512_dpbusd_epi32(s3, u[3], X(3));
+        s0 = _mm512_dpbusd_epi32(s0, u[4], X(4));
+        s1 = _mm512_dpbusd_epi32(s1, u[5], X(5));
+        s2 = _mm512_dpbusd_epi32(s2, u[6], X(6));
+        s3 = _mm512_dpbusd_epi32(s3, u[7], X(7));
+    }
+#undef Q8
+#undef X
+    __m512i dot = _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3));
+    __m512i sum = _mm512_loadu_si512(a + LS_ACT_OFFSET_SUM);
+    __m512i isum = _mm512_sub_epi32(dot, _mm512_slli_epi32(sum, (unsigned)offset_log2));
+    __m256i d16 = full ? _mm256_loadu_si256((const __m256i *)scales) : _mm256_maskz_loadu_epi16(lanes, scales);
+    __m512 scale = _mm512_cvtph_ps(d16);
+    __m512 dx = _mm512_loadu_ps(a + LS_ACT_OFFSET_SCALE);
+    __m512 partial = _mm512_mul_ps(_mm512_mul_ps(scale, dx), _mm512_cvtepi32_ps(isum));
+    return full ? _mm512_add_ps(acc, partial) : _mm512_mask_add_ps(acc, lanes, acc, partial);
+}
+
+INLINE void rows_packed(ls_dtype type, const uint8_t *packed, size_t row_bytes, size_t block_bytes,
+                        int64_t n_in, int64_t row_first, int64_t row_end, const uint8_t *act,
+                        float *out) {
+    const int64_t blocks = n_in / 32, full = blocks / 16;
+    const int rest = (int)(blocks % 16);
+    for (int64_t r = row_first; r < row_end; r++) {
+        const uint8_t *row = packed + r * row_bytes;
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t g = 0; g < full; g++)
+            acc = group_step(type, row + g * 16 * block_bytes, act + g * LS_ACT_GROUP_BYTES, 16, 1, acc);
+        if (rest)
+            acc = group_step(type, row + full * 16 * block_bytes, act + full * LS_ACT_GROUP_BYTES, rest, 0, acc);
+        out[r] = lanes_tree(acc);
+    }
+}
+
+void ls_matmul_packed_avx512(ls_dtype type, const void *packed, int64_t n_in, int64_t row_first,
+                             int64_t row_end, const void *activation, float *out) {
+    if (type == LS_Q8_0)
+        rows_packed(LS_Q8_0, packed, (size_t)(n_in / 32) * 34, 34, n_in, row_first, row_end, activation, out);
+    else if (type == LS_Q4_0)
+        rows_packed(LS_Q4_0, packed, (size_t)(n_in / 32) * 18, 18, n_in, row_first, row_end, activation, out);
+    else if (type == LS_Q5_0)
+        rows_packed(LS_Q5_0, packed, (size_t)(n_in / 32) * 22, 22, n_in, row_first, row_end, activation, out);
+}

@@ -1,0 +1,24 @@
+/* packed_weights.h — the copies of a program's matrices that the one-token kernel reads.
+ *
+ * On the AVX-512 path, Q8_0 and Q4_0 matrices are copied once, before the first call, into
+ * the packed layout of quant.h (ls_pack_rows); a decode step (one row per call) then reads
+ * the copy, prefill keeps reading the file's layout. The copy takes the matrix's bytes again
+ * (Gemma 3 270M Q4_K_M: 171 MiB of Q8_0) and gives the same bits. Other paths pack nothing. */
+#ifndef LS_PACKED_WEIGHTS_H
+#define LS_PACKED_WEIGHTS_H
+
+#include <stddef.h>
+
+#include "compile/program.h"
+
+typedef struct ls_packed_weights {
+    const void **by_node; /* [graph node]: its matrix packed, or NULL */
+    void *memory;         /* every packed matrix, 64-byte aligned */
+    size_t bytes;
+} ls_packed_weights;
+
+/* 0, or -1 with err when memory runs out. A matrix used by several nodes is packed once. */
+int ls_packed_weights_create(ls_packed_weights *pw, const ls_program *p, char *err);
+void ls_packed_weights_free(ls_packed_weights *pw);
+
+#endif
