@@ -79,7 +79,9 @@ typedef struct ls_machine {
     double attention_grows[LS_MACHINE_THREADS][LS_MACHINE_HEAD_DIMS];
     /* How much of a matmul's memory time hides under its compute time, from a Q8_0 matrix
      * vector product on DRAM-resident weights: 1 = all (the max), 0 = none (times add),
-     * below 0: slower than the sum (streaming from DRAM costs more than a plain read). */
+     * below 0 (down to -3): slower than the sum (streaming from DRAM costs more than a plain
+     * read; with packed one-token kernels the product is memory-bound and reads about a
+     * third slower than a plain read of the same bytes). */
     double matmul_overlap[LS_MACHINE_THREADS];
     char source[320];                /* the file it came from, or "built-in defaults ..." */
     bool builtin;

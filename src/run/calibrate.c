@@ -651,7 +651,7 @@ static void dram_overlap(ls_machine *m, const dram_probe *d, FILE *log) {
         double low = compute < memory ? compute : memory;
         double best = d->matmul_s[t - 1];
         double f = low > 0 ? (compute + memory - best) / low : 0;
-        m->matmul_overlap[t - 1] = f < -1 ? -1 : f > 1 ? 1 : f;
+        m->matmul_overlap[t - 1] = f < -3 ? -3 : f > 1 ? 1 : f;
         if (log)
             fprintf(log, "matmul Q8_0 from DRAM, %d thread(s): %.2f ms (compute %.2f + memory %.2f): overlap %.2f\n",
                     t, best * 1e3, compute * 1e3, memory * 1e3, m->matmul_overlap[t - 1]);
