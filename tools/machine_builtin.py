@@ -41,7 +41,10 @@ def main():
         lines.append('  "%s": %s%s' % (name, row(values), "}," if i == len(items) - 1 else ","))
     lines.append(' "attention_gpairs": %s,' % rows(m["attention_gpairs"]))
     lines.append(' "attention_grows": %s,' % rows(m["attention_grows"]))
-    lines.append(' "matmul_overlap": %s}' % row(m["matmul_overlap"]))
+    lines.append(' "matmul_stream_gmacs": {')
+    items = list(m["matmul_stream_gmacs"].items())
+    for i, (name, table) in enumerate(items):
+        lines.append('  "%s": %s%s' % (name, rows(table), "}}" if i == len(items) - 1 else ","))
     for line in lines:
         print('    "' + line.replace('"', '\\"') + '\\n"')
 

@@ -28,6 +28,7 @@ const char *const ls_rate_names[LS_RATE_COUNT] = {
 };
 
 const int ls_machine_head_dims[LS_MACHINE_HEAD_DIMS] = {32, 64, 128, 256};
+const double ls_machine_stream_bytes[LS_MACHINE_STREAMS] = {16.0 * 1048576, 256.0 * 1048576};
 
 int ls_machine_type_index(int dtype) {
     for (int i = 0; i < LS_MACHINE_TYPES; i++)
@@ -51,7 +52,7 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return ls_fail(err, "cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"format\": \"lockstep-machine-2\",\n  \"threads\": %d,\n  \"sizes\": [",
+    fprintf(f, "{\n  \"format\": \"lockstep-machine-3\",\n  \"threads\": %d,\n  \"sizes\": [",
             m->n_threads);
     for (int s = 0; s < m->n_sizes; s++) fprintf(f, "%s%.0f", s ? ", " : "", m->size_bytes[s]);
     fprintf(f, "],\n  \"read_gbs\": [");
@@ -102,9 +103,17 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
         for (int h = 0; h < LS_MACHINE_HEAD_DIMS; h++) fprintf(f, "%s%.4g", h ? ", " : "", m->attention_grows[t][h]);
         fputc(']', f);
     }
-    fprintf(f, "],\n  \"matmul_overlap\": [");
-    for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->matmul_overlap[t]);
-    fprintf(f, "]\n}\n");
+    fprintf(f, "],\n  \"matmul_stream_gmacs\": {");
+    for (int k = 0; k < LS_MACHINE_TYPES; k++) {
+        fprintf(f, "%s\n    \"%s\": [", k ? "," : "", ls_dtype_find(ls_machine_types[k])->name);
+        for (int t = 0; t < m->n_threads; t++) {
+            fprintf(f, "%s[", t ? ", " : "");
+            for (int i = 0; i < LS_MACHINE_STREAMS; i++) fprintf(f, "%s%.4g", i ? ", " : "", m->matmul_stream_gmacs[k][t][i]);
+            fputc(']', f);
+        }
+        fputc(']', f);
+    }
+    fprintf(f, "}\n}\n");
     int bad = ferror(f);
     if (fclose(f) || bad || rename(tmp, path)) {
         int e = errno;
@@ -152,7 +161,7 @@ static int store(parser *p, double v) {
     const int *ix = p->index;
     int d = p->depth;
     if (!(v > -1e18 && v < 1e18)) return bad(p, "a figure is not finite");
-    if (v < 0 && strcmp(p->path, ".matmul_overlap")) return bad(p, "a figure is negative");
+    if (v < 0) return bad(p, "a figure is negative");
 #define IN(i, n) ((i) >= 0 && (i) < (n))
     if (!strcmp(p->path, ".threads") && d == 0) {
         if (v < 1 || v > LS_MACHINE_THREADS || v != (int)v) return bad(p, "threads is out of range");
@@ -166,9 +175,13 @@ static int store(parser *p, double v) {
         m->barrier_us[ix[0]] = v;
     } else if (!strcmp(p->path, ".call_us") && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
         m->call_us[ix[0]] = v;
-    } else if (!strcmp(p->path, ".matmul_overlap") && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
-        if (v < -3 || v > 1) return bad(p, "matmul_overlap is outside [-3, 1]");
-        m->matmul_overlap[ix[0]] = v;
+    } else if (!strncmp(p->path, ".matmul_stream_gmacs.", 21) && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
+               IN(ix[1], LS_MACHINE_STREAMS)) {
+        int k = -1;
+        for (int i = 0; i < LS_MACHINE_TYPES; i++)
+            if (!strcmp(p->path + 21, ls_dtype_find(ls_machine_types[i])->name)) k = i;
+        if (k < 0) return bad(p, "unknown weight type in matmul_stream_gmacs");
+        m->matmul_stream_gmacs[k][ix[0]][ix[1]] = v;
     } else if (!strncmp(p->path, ".matmul_gmacs_512.", 18) && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
                IN(ix[1], LS_MACHINE_GROUPS)) {
         int k = -1;
@@ -249,7 +262,7 @@ static int parse_value(parser *p, int nesting) {
     if (c == '"') {
         char text[64];
         if (parse_string(p, text, sizeof text)) return -1;
-        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-2")) p->format_ok = true;
+        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-3")) p->format_ok = true;
         return 0;
     }
     char number[40];
@@ -280,6 +293,8 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int g = 0; g < LS_MACHINE_GROUPS; g++)
                 ok = ok && m->matmul_gmacs[k][t][g] > 0 && m->matmul_gmacs_512[k][t][g] > 0;
+        for (int k = 0; k < LS_MACHINE_TYPES; k++)
+            for (int i = 0; i < LS_MACHINE_STREAMS; i++) ok = ok && m->matmul_stream_gmacs[k][t][i] > 0;
         for (int r = 0; r < LS_RATE_COUNT; r++) ok = ok && m->rate_g[r][t] > 0;
         for (int h = 0; h < LS_MACHINE_HEAD_DIMS; h++)
             ok = ok && m->attention_gpairs[t][h] > 0 && m->attention_grows[t][h] > 0;
@@ -294,46 +309,55 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
 }
 
 /* Measured by `lockstep calibrate` on an AMD EPYC (Zen 4) with 2 vCPUs, AVX-512 kernels
- * (DRAM: 25 GB/s with 1 thread, 30 with 2 in the spell it ran in, up to 50 in quiet ones;
+ * (DRAM: 21 GB/s with 1 thread, 28 with 2 in the spell it ran in, up to 50 in quiet ones;
  * REFERENCE.md has 19.5 and 24.6 from another tool). Kernels change: recalibrate after
  * they do, and paste the output of tools/machine_builtin.py here. */
 static const char builtin_machine[] =
-    "{\"format\": \"lockstep-machine-2\", \"threads\": 2,\n"
+    "{\"format\": \"lockstep-machine-3\", \"threads\": 2,\n"
     " \"sizes\": [262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 25165824, 33554432, 50331648, 67108864, 268435456],\n"
-    " \"read_gbs\": [[118.1, 117.1, 93.4, 97.57, 99.69, 99.87, 51.83, 34.31, 27.32, 23.64, 23.96, 25.24], [234.8, 235.3, 232.2, 189, 193.5, 194.4, 149.7, 73.98, 52.88, 36.59, 31.96, 29.91]],\n"
-    " \"barrier_us\": [0.001, 0.1611], \"call_us\": [0.001, 0.1611],\n"
+    " \"read_gbs\": [[118.2, 118.2, 100.4, 101.2, 101.4, 101.3, 74.1, 38.45, 29.76, 24.14, 21.68, 21.42], [236, 232.8, 236.3, 197.8, 199.7, 198.5, 190.8, 109.8, 75.81, 40.77, 34.58, 27.81]],\n"
+    " \"barrier_us\": [0.001, 0.6446], \"call_us\": [0.001, 0.6446],\n"
     " \"matmul_gmacs\": {\n"
-    "  \"F32\": [[17.84, 24.48, 28.47, 30.48], [35.86, 48.93, 56.7, 60.85]],\n"
-    "  \"F16\": [[14.51, 20.34, 25.25, 28.18], [28.99, 40.57, 50.17, 56.48]],\n"
-    "  \"BF16\": [[14.27, 20.24, 25.02, 28.13], [28.48, 40.27, 49.9, 55.47]],\n"
-    "  \"Q4_0\": [[89.46, 30.45, 56.54, 81.59], [180, 61.17, 112, 162.4]],\n"
-    "  \"Q5_0\": [[64.04, 25.64, 45.6, 70.84], [128, 52.48, 91.71, 141.2]],\n"
-    "  \"Q8_0\": [[88.76, 33.93, 60.52, 84.34], [178.1, 67.61, 120.3, 167.6]],\n"
-    "  \"Q4_K\": [[19.27, 18.97, 33.57, 53.05], [38.37, 38.29, 66.85, 105.3]],\n"
-    "  \"Q5_K\": [[16.6, 17.75, 31.99, 52.58], [33.51, 35.25, 64.04, 104.9]],\n"
-    "  \"Q6_K\": [[19.66, 23.91, 38.93, 55.85], [39.26, 47.37, 77.58, 111.1]]},\n"
+    "  \"F32\": [[17.95, 24.48, 28.54, 30.34], [35.58, 48.86, 56.75, 60.66]],\n"
+    "  \"F16\": [[14.57, 20.37, 25.16, 28.22], [29.08, 40.76, 50.33, 56.28]],\n"
+    "  \"BF16\": [[14.35, 20.34, 25.08, 28.14], [28.66, 40.29, 50.08, 56.14]],\n"
+    "  \"Q4_0\": [[89.3, 30.65, 53.33, 79.46], [179.1, 61.43, 106.7, 158.7]],\n"
+    "  \"Q5_0\": [[64.06, 26.27, 46.05, 71.26], [127.7, 52.04, 92.25, 141.7]],\n"
+    "  \"Q8_0\": [[90.4, 34.64, 60.3, 83.45], [179.2, 68.19, 117.8, 167.6]],\n"
+    "  \"Q4_K\": [[19.25, 19.18, 33.81, 52.75], [38.08, 38.44, 67.06, 105.2]],\n"
+    "  \"Q5_K\": [[16.78, 17.67, 32.48, 53.32], [33.66, 35.33, 64.86, 105.9]],\n"
+    "  \"Q6_K\": [[19.78, 23.74, 39.5, 55.94], [39.55, 48.14, 79.25, 111.3]]},\n"
     " \"matmul_gmacs_512\": {\n"
-    "  \"F32\": [[17.88, 23.86, 27.56, 29.39], [35.69, 47.68, 55.1, 56.86]],\n"
-    "  \"F16\": [[14.28, 19.99, 24.47, 27.48], [28.45, 39.73, 48.85, 54.05]],\n"
-    "  \"BF16\": [[14.11, 19.9, 24.39, 27.28], [28.06, 39.51, 48.7, 54.46]],\n"
-    "  \"Q4_0\": [[82.62, 28.26, 46.34, 69.48], [164.4, 56.66, 93.06, 139.3]],\n"
-    "  \"Q5_0\": [[57.06, 24.35, 41.64, 64.86], [114.1, 48.62, 85.01, 130.6]],\n"
-    "  \"Q8_0\": [[88.28, 33.12, 56.67, 75.74], [178.2, 66, 113.2, 150.9]],\n"
-    "  \"Q4_K\": [[17.64, 17.98, 31.54, 50.1], [35.99, 35.83, 62.97, 100.2]],\n"
-    "  \"Q5_K\": [[14.46, 16.84, 30.4, 50.24], [29.25, 33.31, 61, 100.5]],\n"
-    "  \"Q6_K\": [[20.06, 21.97, 36.52, 52.18], [40.05, 44.97, 72.31, 103.6]]},\n"
+    "  \"F32\": [[17.85, 23.85, 27.53, 29.54], [35.49, 47.67, 54.96, 59.09]],\n"
+    "  \"F16\": [[14.3, 19.89, 24.63, 27.46], [28.59, 39.8, 49, 54.85]],\n"
+    "  \"BF16\": [[14.14, 19.78, 24.39, 27.48], [28.27, 39.25, 48.73, 53.36]],\n"
+    "  \"Q4_0\": [[79.12, 29.34, 51.26, 72.64], [157.9, 57.23, 103.2, 145]],\n"
+    "  \"Q5_0\": [[57.08, 24.26, 42.21, 65.52], [113.7, 48.12, 83.8, 131.6]],\n"
+    "  \"Q8_0\": [[88.22, 33.62, 57, 76.02], [176.5, 65.65, 113.7, 150.8]],\n"
+    "  \"Q4_K\": [[17.83, 17.99, 31.79, 50.09], [35.89, 35.82, 63.71, 99.66]],\n"
+    "  \"Q5_K\": [[15.35, 16.88, 30.6, 50.24], [30.69, 33.6, 61.14, 98.5]],\n"
+    "  \"Q6_K\": [[19.82, 22.16, 36.17, 51.82], [39.71, 44.43, 72.08, 103.4]]},\n"
     " \"rates_g\": {\n"
-    "  \"embed\": [2.053, 4.035],\n"
-    "  \"rmsnorm\": [8.978, 17.82],\n"
-    "  \"quantize\": [3.412, 6.728],\n"
-    "  \"add\": [9.504, 18.41],\n"
-    "  \"rope\": [11.83, 23.59],\n"
-    "  \"kv_store\": [3.59, 7.178],\n"
-    "  \"glu_gelu\": [1.567, 3.118],\n"
-    "  \"glu_silu\": [1.951, 3.865]},\n"
-    " \"attention_gpairs\": [[0.0752, 0.06615, 0.0453, 0.03051], [0.149, 0.1283, 0.08901, 0.05982]],\n"
-    " \"attention_grows\": [[0.02287, 0.01933, 0.0165, 0.009038], [0.045, 0.04022, 0.02973, 0.01859]],\n"
-    " \"matmul_overlap\": [-0.9147, 0.1353]}\n";
+    "  \"embed\": [1.649, 3.203],\n"
+    "  \"rmsnorm\": [8.783, 17.55],\n"
+    "  \"quantize\": [3.406, 6.801],\n"
+    "  \"add\": [9.516, 19.02],\n"
+    "  \"rope\": [11.85, 23.24],\n"
+    "  \"kv_store\": [3.442, 6.871],\n"
+    "  \"glu_gelu\": [1.567, 3.131],\n"
+    "  \"glu_silu\": [1.962, 3.865]},\n"
+    " \"attention_gpairs\": [[0.07548, 0.06604, 0.04561, 0.03055], [0.1504, 0.1305, 0.09118, 0.06119]],\n"
+    " \"attention_grows\": [[0.02201, 0.01874, 0.01691, 0.009506], [0.0443, 0.03935, 0.03389, 0.01771]],\n"
+    " \"matmul_stream_gmacs\": {\n"
+    "  \"F32\": [[15.71, 5.407], [34.68, 9.904]],\n"
+    "  \"F16\": [[14.21, 11.21], [28.89, 21.12]],\n"
+    "  \"BF16\": [[13.96, 11.09], [28.49, 20.62]],\n"
+    "  \"Q4_0\": [[72.32, 31.64], [171.8, 62.46]],\n"
+    "  \"Q5_0\": [[59.99, 29.13], [125.6, 53.38]],\n"
+    "  \"Q8_0\": [[60.17, 17.06], [165.6, 30.89]],\n"
+    "  \"Q4_K\": [[18.96, 17.69], [37.92, 34.33]],\n"
+    "  \"Q5_K\": [[16.59, 15.35], [33.08, 28.25]],\n"
+    "  \"Q6_K\": [[16.65, 12.98], [38.61, 25.98]]}}\n";
 
 void ls_machine_builtin(ls_machine *m) {
     if (parse_machine(m, builtin_machine, strlen(builtin_machine), "built-in", NULL)) {
@@ -346,6 +370,8 @@ void ls_machine_builtin(ls_machine *m) {
         m->barrier_us[0] = m->call_us[0] = 0.1;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int g = 0; g < LS_MACHINE_GROUPS; g++) m->matmul_gmacs[k][0][g] = m->matmul_gmacs_512[k][0][g] = 20;
+        for (int k = 0; k < LS_MACHINE_TYPES; k++)
+            for (int i = 0; i < LS_MACHINE_STREAMS; i++) m->matmul_stream_gmacs[k][0][i] = 10;
         for (int r = 0; r < LS_RATE_COUNT; r++) m->rate_g[r][0] = 1;
         for (int h = 0; h < LS_MACHINE_HEAD_DIMS; h++) m->attention_gpairs[0][h] = m->attention_grows[0][h] = 0.1;
     }
@@ -398,6 +424,29 @@ static double bandwidth(const ls_machine *m, double working_set, int n_threads) 
 /* Per-thread share of an aggregate rate measured with min(T, measured) threads. */
 static double share(const double *per_t, const ls_machine *m, int n_threads) {
     return per_t[clamp_threads(m, n_threads) - 1] / n_threads;
+}
+
+/* One thread's us per weight byte of a one-token product of type k streaming a working set
+ * of ws bytes, T threads at once: from the measured rates (rows of 1024, so bytes per
+ * multiply-add are the type's) at the L2 size and at the stream sizes, linear in log(ws)
+ * between, the last beyond, never less than at a smaller size. */
+static double stream_us_per_byte(const ls_machine *m, int k, double ws, int T) {
+    const int th = clamp_threads(m, T) - 1;
+    const ls_dtype_info *info = ls_dtype_find(ls_machine_types[k]);
+    double bytes_per_mac = (double)info->block_bytes / (double)info->block_elements;
+    double x[LS_MACHINE_STREAMS + 1], y[LS_MACHINE_STREAMS + 1];
+    x[0] = ls_logf((float)(LS_MACHINE_MATMUL_BYTES * (double)T));
+    y[0] = T / (m->matmul_gmacs[k][th][0] * 1e3 * bytes_per_mac);
+    for (int i = 0; i < LS_MACHINE_STREAMS; i++) {
+        x[i + 1] = ls_logf((float)ls_machine_stream_bytes[i]);
+        double v = T / (m->matmul_stream_gmacs[k][th][i] * 1e3 * bytes_per_mac);
+        y[i + 1] = v > y[i] ? v : y[i];
+    }
+    double lx = ls_logf((float)ws);
+    if (lx <= x[0]) return y[0];
+    for (int i = 1; i <= LS_MACHINE_STREAMS; i++)
+        if (lx <= x[i]) return y[i - 1] + (y[i] - y[i - 1]) * (lx - x[i - 1]) / (x[i] - x[i - 1]);
+    return y[LS_MACHINE_STREAMS];
 }
 
 /* One thread's us per unit of an attention figure (g: per head size, all threads) with T
@@ -517,7 +566,8 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
         double again_bw = bandwidth(m, matrix, T) / T;
         /* The calibrated rate already includes reading a matrix of this size per thread. */
         double in_rate_bw = bandwidth(m, (double)LS_MACHINE_MATMUL_BYTES * T, T) / T;
-        double overlap = m->matmul_overlap[clamp_threads(m, T) - 1];
+        /* one row: the product streams its tile from the call's working set (cost.h) */
+        double stream = rows == 1 ? tile_bytes * stream_us_per_byte(m, k, c->working_set, T) : 0;
         bool is_float = w->type == LS_F32 || w->type == LS_F16 || w->type == LS_BF16;
         int64_t unit = is_float ? 16 : 512;
         int64_t padded_n_in = (w->n_in + unit - 1) / unit * unit;
@@ -535,10 +585,13 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
             if (per_unit < 0.5 * us_512) per_unit = 0.5 * us_512;
             if (fixed < 0) fixed = 0;
             for (int64_t i = 0; i < passes; i++) {
-                double memory = tile_bytes / (first ? first_bw : again_bw) - tile_bytes / in_rate_bw;
                 double compute = (double)(b - a) * (fixed + per_unit * (double)padded_n_in / 512.0);
-                if (memory < 0) memory = 0;
-                us += memory + compute - overlap * (memory < compute ? memory : compute);
+                if (rows == 1) {
+                    us += stream > compute ? stream : compute;
+                } else {
+                    double memory = tile_bytes / (first ? first_bw : again_bw) - tile_bytes / in_rate_bw;
+                    us += memory > compute ? memory : compute;
+                }
                 first = false;
             }
             work += (double)(b - a) * (double)w->n_in * nt * (double)passes;
@@ -563,7 +616,7 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
     return us;
 }
 
-static double call_working_set(const ls_program *p, int64_t n_rows, int64_t position) {
+double ls_cost_working_set(const ls_program *p, int64_t n_rows, int64_t position) {
     double ws = (double)p->arena_bytes;
     for (int32_t i = 0; i < p->n_steps; i++) {
         const ls_step *s = &p->steps[i];
@@ -582,7 +635,7 @@ double ls_cost_call(const ls_program *p, const ls_machine *m, int64_t n_rows, in
                     ls_step_cost *costs) {
     int T = p->n_threads;
     call_shape c = {.n_rows = n_rows, .position = position};
-    c.working_set = call_working_set(p, n_rows, position);
+    c.working_set = ls_cost_working_set(p, n_rows, position);
     c.arena_bandwidth = bandwidth(m, (double)p->arena_bytes, T);
     double barrier = m->barrier_us[clamp_threads(m, T) - 1];
     double total = m->call_us[clamp_threads(m, T) - 1];

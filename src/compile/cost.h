@@ -9,18 +9,21 @@
  *
  * Prediction of one step for a call of n rows at position p, per thread t (its tile):
  *     memory_t = bytes_t / (bandwidth(working set, T) / T),  compute_t = work_t / (rate(T) / T)
- *     time_t = max(memory_t, compute_t)                             (kernels but matmul)
- *     time_t = memory_t + compute_t - overlap(T) * min(memory_t, compute_t)      (matmul)
+ *     time_t = max(memory_t, compute_t)                    (kernels but matmul, matmul prefill)
+ *     time_t = max(compute_t, tile bytes * stream(type, working set, T)) (matmul, one row)
  *   step = max over threads of time_t + barrier(T).
  * The matmul kernels take 16 blocks of 32 at a time (512 elements), so their work counts
  * n_in rounded up to 512 (quantized types) or 16 (float types), and a row costs a fixed part
  * (the final sums, the stores) plus a part per 512 elements, fitted from rows of 1024 and
- * 512 elements. The overlap is measured, since
- * the kernels issue no prefetches and a matrix-vector product from DRAM is neither purely
- * memory- nor compute-bound (measured 0.4 to 0.6 on a quiet Zen 4).
- * bytes_t: the weight bytes of its tile (a matmul reads them once per token group; the first
- * pass at the bandwidth of the call's working set, the others at the bandwidth of the
- * matrix's own size), plus activations and KV rows. The working set of a call is all it
+ * 512 elements with the weights in L2. A one-row call is a matrix-vector product whose
+ * weights come from wherever the model's working set lives; how fast a kernel streams them
+ * depends on the kernel (the packed ones are memory-bound from DRAM, the K-quant ones nearly
+ * compute-bound), so it is measured per type: the same one-token product over working sets
+ * of 16 MiB (the last-level cache) and 256 MiB (DRAM); stream is its time per weight byte,
+ * interpolated in log(working set) from the L2 rate.
+ * bytes_t: the weight bytes of its tile (a prefill matmul reads them once per token group;
+ * the first pass at the bandwidth of the call's working set, the others at the bandwidth of
+ * the matrix's own size), plus activations and KV rows. The working set of a call is all it
  * touches: weights, the KV rows read, the arena; a model smaller than the last-level cache
  * thus reads its weights at cache bandwidth. Rates are aggregates measured with T threads
  * running at once, so shared cores and shared caches are in them. */
@@ -53,6 +56,9 @@ typedef enum ls_rate {
 
 /* The weight types of matmul_gmacs[k], in order, and the rates' names in the machine file. */
 extern const ls_dtype ls_machine_types[LS_MACHINE_TYPES];
+/* The working sets one-token matmuls are measured over: the last-level cache, DRAM. */
+#define LS_MACHINE_STREAMS 2
+extern const double ls_machine_stream_bytes[LS_MACHINE_STREAMS]; /* 16 MiB, 256 MiB */
 /* The head sizes attention is measured at; others are interpolated linearly between them. */
 #define LS_MACHINE_HEAD_DIMS 4
 extern const int ls_machine_head_dims[LS_MACHINE_HEAD_DIMS]; /* 32 64 128 256 */
@@ -77,12 +83,9 @@ typedef struct ls_machine {
      * 1/grows + keys/gpairs. */
     double attention_gpairs[LS_MACHINE_THREADS][LS_MACHINE_HEAD_DIMS];
     double attention_grows[LS_MACHINE_THREADS][LS_MACHINE_HEAD_DIMS];
-    /* How much of a matmul's memory time hides under its compute time, from a Q8_0 matrix
-     * vector product on DRAM-resident weights: 1 = all (the max), 0 = none (times add),
-     * below 0 (down to -3): slower than the sum (streaming from DRAM costs more than a plain
-     * read; with packed one-token kernels the product is memory-bound and reads about a
-     * third slower than a plain read of the same bytes). */
-    double matmul_overlap[LS_MACHINE_THREADS];
+    /* [type][T-1][s]: G multiply-adds/s, all threads, of one-token products (rows of 1024,
+     * packed where the runtime packs) cycling over a working set of ls_machine_stream_bytes[s] */
+    double matmul_stream_gmacs[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_STREAMS];
     char source[320];                /* the file it came from, or "built-in defaults ..." */
     bool builtin;
 } ls_machine;
@@ -111,6 +114,9 @@ typedef struct ls_step_cost {
  * (n_steps entries). */
 double ls_cost_call(const ls_program *p, const ls_machine *m, int64_t n_rows, int64_t position,
                     ls_step_cost *costs);
+/* Bytes a call of n_rows at position touches: the weights it reads, the KV rows, the arena
+ * (the working set whose bandwidth its weights are read at). */
+double ls_cost_working_set(const ls_program *p, int64_t n_rows, int64_t position);
 /* Fills every step's predicted_us for a full call (max_rows tokens at position 0). */
 void ls_cost_program(ls_program *p, const ls_machine *m);
 

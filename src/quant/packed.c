@@ -59,6 +59,7 @@ static void pack_group(ls_dtype type, const uint8_t *src, int c, uint8_t *dst) {
 
 void ls_pack_rows(ls_dtype type, const void *weights, int64_t n_in, int64_t row_first,
                   int64_t row_end, void *packed) {
+    if (type != LS_Q8_0 && type != LS_Q4_0 && type != LS_Q5_0) return; /* no packed layout */
     const ls_dtype_info *info = ls_dtype_find(type);
     size_t row_bytes = (size_t)(n_in / 32) * info->block_bytes;
     int64_t blocks = n_in / 32;

@@ -31,7 +31,6 @@
 #define MAX_PASSES 12   /* ... and at most: until a sweep improves no figure by 2% */
 #define PASS_REPEATS 3  /* runs per case in one sweep */
 #define DRAM_BYTES ((size_t)256 << 20) /* the largest working set: DRAM on any machine here */
-#define DRAM_ROUNDS 3   /* DRAM matmul and read pairs per thread count in one sample */
 #define TARGET_SECONDS 0.002 /* length of one timed run */
 
 static double now_s(void) {
@@ -570,92 +569,61 @@ static int measure_matmul(ls_machine *m, FILE *log, char *err) {
     return rc;
 }
 
-/* ---- DRAM: a Q8_0 matrix-vector product, and a plain read, over the largest working set --
- * How much of a matmul's memory time hides under its compute time (cost.h) comes from the
- * two. DRAM bandwidth on a shared host comes and goes by a third for seconds at a time, so
- * both are sampled at four points spread over the whole calibration, alternately (each pair
- * sees the same machine), and the best of each is kept. */
+/* ---- one-token products over the last-level cache and DRAM ----------------------------
+ * The runtime's decode reads each matrix once a token, from wherever the model's working
+ * set lives, with the kernel it runs (packed where it packs); cost.h's slowdown comes from
+ * these rates over the L2 ones. The buffer is the bandwidth sweep's, as rows of 1024 of each
+ * type in turn (its bytes, 0x11, are valid values of every type, packed or not); thread i
+ * takes the i-th share of the rows, as the runtime's tiles do. */
 
-
-typedef struct dram_probe {
-    matmul_job job;
-    size_t row_bytes;
-    double matmul_s[LS_MACHINE_THREADS]; /* best seconds of one product, T threads */
-    double read_s[LS_MACHINE_THREADS];   /* best seconds of one read of the same rows */
-} dram_probe;
-
-static void dram_free(dram_probe *d) {
-    free(d->job.weights[0]);
-    free(d->job.activations[0]);
-    free(d->job.out[0]);
-}
-
-static int dram_init(dram_probe *d, char *err) {
-    memset(d, 0, sizeof *d);
-    d->row_bytes = MATMUL_N_IN / 32 * 34;
-    d->job = (matmul_job){.type = LS_Q8_0, .n_in = MATMUL_N_IN, .rows = (int64_t)(DRAM_BYTES / d->row_bytes) / 64 * 64};
-    void *w = NULL, *a = NULL, *o = NULL;
-    if (posix_memalign(&w, 4096, DRAM_BYTES)) w = NULL;
-    if (posix_memalign(&a, 64, ls_activation_row_bytes(LS_Q8_0, MATMUL_N_IN))) a = NULL;
-    if (posix_memalign(&o, 64, (size_t)d->job.rows * sizeof(float))) o = NULL;
-    d->job.weights[0] = w;
-    d->job.activations[0] = a;
-    d->job.out[0] = o;
-    if (!w || !a || !o) {
-        dram_free(d);
-        return ls_fail(err, "cannot allocate %zu MiB", DRAM_BYTES >> 20);
+static int measure_stream(ls_machine *m, uint8_t *memory, FILE *log, char *err) {
+    size_t act_bytes = ls_activation_row_bytes(LS_Q8_0, MATMUL_N_IN) + 4096; /* the largest */
+    void *act = NULL, *out = NULL;
+    if (posix_memalign(&act, 64, act_bytes)) act = NULL;
+    if (posix_memalign(&out, 64, DRAM_BYTES / 512 * sizeof(float))) out = NULL; /* a row >= 512 B */
+    if (!act || !out) {
+        free(act);
+        free(out);
+        return ls_fail(err, "out of memory");
     }
-    memset(w, 0x11, DRAM_BYTES);
     float x[MATMUL_N_IN];
     for (int i = 0; i < MATMUL_N_IN; i++) x[i] = (float)((i * 37) % 101 - 50) / 50.0f;
-    ls_quantize_activation_row(LS_Q8_0, x, a, MATMUL_N_IN);
-    if (ls_packed_supported(LS_Q8_0)) { /* decode reads packed rows: pack in place */
-        uint8_t row[MATMUL_N_IN / 32 * 34];
-        for (int64_t r = 0; r < d->job.rows; r++) {
-            uint8_t *at = (uint8_t *)w + (size_t)r * d->row_bytes;
-            ls_pack_rows(LS_Q8_0, at, MATMUL_N_IN, 0, 1, row);
-            memcpy(at, row, d->row_bytes);
+    int rc = 0;
+    for (int t = 1; t <= m->n_threads && !rc; t++)
+        for (int pass = 0, improved = 1; !rc && sweep_again(pass, improved); pass++) {
+            improved = 0;
+            for (int k = 0; k < LS_MACHINE_TYPES && !rc; k++)
+                for (int i = 0; i < LS_MACHINE_STREAMS; i++) {
+                    ls_dtype type = ls_machine_types[k];
+                    const ls_dtype_info *info = ls_dtype_find(type);
+                    size_t row_bytes = (size_t)MATMUL_N_IN / info->block_elements * info->block_bytes;
+                    int64_t rows = (int64_t)(ls_machine_stream_bytes[i] / (double)row_bytes) / t * t;
+                    ls_quantize_activation_row(type, x, act, MATMUL_N_IN);
+                    matmul_job job = {.type = type, .n_tokens = 1, .n_in = MATMUL_N_IN, .rows = rows,
+                                      .rows_per_thread = rows / t};
+                    job.weights[0] = memory;
+                    job.packed[0] = ls_packed_supported(type) ? memory : NULL;
+                    job.activations[0] = act;
+                    job.out[0] = out;
+                    double s = best_of(t, matmul_run, &job, PASS_REPEATS);
+                    if (s <= 0) {
+                        rc = ls_fail(err, "cannot start %d threads", t);
+                        break;
+                    }
+                    improved |= keep_best(&m->matmul_stream_gmacs[k][t - 1][i], (double)rows * MATMUL_N_IN / s / 1e9);
+                }
         }
-        d->job.packed[0] = w;
-    }
-    for (int t = 0; t < LS_MACHINE_THREADS; t++) d->matmul_s[t] = d->read_s[t] = 1e30;
-    return 0;
-}
-
-static int dram_sample(dram_probe *d, int n_threads, char *err) {
-    for (int t = 1; t <= n_threads; t++) {
-        d->job.rows_per_thread = d->job.rows / t;
-        read_job reading = {.data = d->job.weights[0], .bytes = (size_t)(d->job.rows_per_thread * t) * d->row_bytes, .n = t};
-        for (int r = 0; r < DRAM_ROUNDS; r++) {
-            double s = team_run(t, matmul_run, &d->job, 1);
-            double s_read = team_run(t, read_run, &reading, 1);
-            if (s <= 0 || s_read <= 0) return ls_fail(err, "cannot start %d threads", t);
-            if (s < d->matmul_s[t - 1]) d->matmul_s[t - 1] = s;
-            if (s_read < d->read_s[t - 1]) d->read_s[t - 1] = s_read;
+    free(act);
+    free(out);
+    for (int k = 0; log && !rc && k < LS_MACHINE_TYPES; k++) {
+        fprintf(log, "matmul %-5s one token, GMAC/s, weights in L2 | 16 MiB | 256 MiB:", ls_dtype_find(ls_machine_types[k])->name);
+        for (int t = 1; t <= m->n_threads; t++) {
+            fprintf(log, " [%d] %.1f", t, m->matmul_gmacs[k][t - 1][0]);
+            for (int i = 0; i < LS_MACHINE_STREAMS; i++) fprintf(log, " | %.1f", m->matmul_stream_gmacs[k][t - 1][i]);
         }
+        fputc('\n', log);
     }
-    return 0;
-}
-
-/* After the samples and the matmul sweep: DRAM bandwidth and the overlap per thread count. */
-static void dram_overlap(ls_machine *m, const dram_probe *d, FILE *log) {
-    const int k = 5; /* Q8_0 in ls_machine_types */
-    for (int t = 1; t <= m->n_threads; t++) {
-        double rows = (double)(d->job.rows / t);
-        double bytes = rows * (double)d->row_bytes; /* per thread */
-        double compute = rows * MATMUL_N_IN / (m->matmul_gmacs[k][t - 1][0] * 1e9 / t);
-        double gbs = bytes * t / d->read_s[t - 1] / 1e9;
-        if (gbs > m->read_gbs[t - 1][m->n_sizes - 1]) m->read_gbs[t - 1][m->n_sizes - 1] = gbs;
-        double memory = bytes / (m->read_gbs[t - 1][m->n_sizes - 1] * 1e9 / t) -
-                        bytes / (m->read_gbs[t - 1][0] * 1e9 / t);
-        double low = compute < memory ? compute : memory;
-        double best = d->matmul_s[t - 1];
-        double f = low > 0 ? (compute + memory - best) / low : 0;
-        m->matmul_overlap[t - 1] = f < -3 ? -3 : f > 1 ? 1 : f;
-        if (log)
-            fprintf(log, "matmul Q8_0 from DRAM, %d thread(s): %.2f ms (compute %.2f + memory %.2f): overlap %.2f\n",
-                    t, best * 1e3, compute * 1e3, memory * 1e3, m->matmul_overlap[t - 1]);
-    }
+    return rc;
 }
 
 /* Seconds per unit of work of one thread's run, with t threads at once (-1 on failure). */
@@ -780,19 +748,15 @@ int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err) {
     m->n_threads = max_threads;
     cpu_set_t saved;
     bool restore = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
-    dram_probe dram;
-    int rc = dram_init(&dram, err);
-    if (rc) return rc;
-    rc = dram_sample(&dram, max_threads, err);
-    if (!rc) rc = measure_bandwidth(m, dram.job.weights[0], log, err);
-    if (!rc) rc = dram_sample(&dram, max_threads, err);
+    void *memory = NULL; /* the largest working set, for the read sweep and the products */
+    if (posix_memalign(&memory, 4096, DRAM_BYTES)) return ls_fail(err, "cannot allocate %zu MiB", DRAM_BYTES >> 20);
+    memset(memory, 0x11, DRAM_BYTES);
+    int rc = measure_bandwidth(m, memory, log, err);
     if (!rc) rc = measure_matmul(m, log, err);
-    if (!rc) rc = dram_sample(&dram, max_threads, err);
+    if (!rc) rc = measure_stream(m, memory, log, err);
     if (!rc) rc = measure_kernels(m, log, err);
     if (!rc) rc = measure_barrier(m, log, err);
-    if (!rc) rc = dram_sample(&dram, max_threads, err);
-    if (!rc) dram_overlap(m, &dram, log);
-    dram_free(&dram);
+    free(memory);
     team_stop();
     if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
     return rc;

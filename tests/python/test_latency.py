@@ -5,6 +5,7 @@ that the program's figures are consistent with each other and with the model fil
 the gguf package, and that the cost model computes what cost.h says on a machine model whose
 figures are chosen so the expected times can be worked out by hand."""
 import json
+import math
 import os
 import re
 import subprocess
@@ -49,7 +50,7 @@ def test_help_and_bad_flags():
     with tempfile.TemporaryDirectory() as tmp:
         bad = os.path.join(tmp, "bad.json")
         # lockstep-machine-1: the format before attention was measured per head size.
-        for text in ["", "{", '{"format": "lockstep-machine-2", "threads": 1}',
+        for text in ["", "{", '{"format": "lockstep-machine-3", "threads": 1}',
                      '{"format": "lockstep-machine-1", "threads": 1}',
                      '{"format": "other", "threads": 1}', '{"threads": -3}']:
             with open(bad, "w") as f:
@@ -118,18 +119,20 @@ def test_compile_json_consistent():
     assert int(m.group(3)) == s["prefill_tokens"] == 96  # the context is shorter than 512
 
 
-def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0, overlap=1.0):
-    """Every figure flat: one bandwidth at every size, one matmul rate, one kernel rate."""
+def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0, stream=None):
+    """Every figure flat: one bandwidth at every size, one matmul rate, one kernel rate; the
+    one-token products over 16 and 256 MiB at `stream` (default: gmacs) per thread."""
+    stream = gmacs if stream is None else stream
     rates = ["embed", "rmsnorm", "quantize", "add", "rope", "kv_store", "glu_gelu", "glu_silu"]
     types = ["F32", "F16", "BF16", "Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
-    m = {"format": "lockstep-machine-2", "threads": 2, "sizes": [1024, 1 << 30],
+    m = {"format": "lockstep-machine-3", "threads": 2, "sizes": [1024, 1 << 30],
          "read_gbs": [[gbs, gbs], [2 * gbs, 2 * gbs]], "barrier_us": [barrier, barrier],
          "call_us": [call, call],
          "matmul_gmacs": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
          "matmul_gmacs_512": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
          "rates_g": {r: [rate, 2 * rate] for r in rates},
          "attention_gpairs": [[rate] * 4, [2 * rate] * 4], "attention_grows": [[rate] * 4, [2 * rate] * 4],
-         "matmul_overlap": [overlap, overlap]}
+         "matmul_stream_gmacs": {t: [[stream] * 2, [2 * stream] * 2] for t in types}}
     with open(path, "w") as f:
         json.dump(m, f)
 
@@ -165,6 +168,37 @@ def test_cost_model_by_hand():
         # 64 tokens in calls of 8 costs more than 8 calls at position 0 (attention grows).
         s = d["summary"]
         assert s["predicted_prefill_ms"] * 1e3 > 8 * (sum(st["predicted_us"] for st in d["steps"]) + 3.0) * 0.999
+
+
+def test_cost_model_one_row_by_hand():
+    """One row a call (decode): a matmul thread's time is max(compute, tile bytes * stream),
+    stream the time per weight byte interpolated in log(working set) from the L2 rate (at
+    192 KiB per thread) to the 16 MiB rate. Flat machine with the streamed rate S = G / 8."""
+    model = tiny_model("llama", "q8_0")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        G, S, barrier = 4.0, 0.5, 2.0
+        synthetic_machine(path, gmacs=G, barrier=barrier, stream=S)
+        _, d = compile_both(model, "-t", "2", "--batch", "1", "--ctx", "64", "--machine", path)
+        ws = d["summary"]["working_set_bytes"]
+        l2, llc = 192 * 1024 * 2, 16 * 1024 * 1024
+        assert l2 < ws < llc, ws
+        f = (math.log(ws) - math.log(l2)) / (math.log(llc) - math.log(l2))
+        per_byte_l2, per_byte_llc = 1 / (G * 1e3 * 34 / 32), 1 / (S * 1e3 * 34 / 32)
+        per_byte = per_byte_l2 + (per_byte_llc - per_byte_l2) * f
+        checked = 0
+        for st in d["steps"]:
+            if st["kernel"] != "matmul" or not st["weight"].startswith("blk.0.attn_q"):
+                continue
+            tiles = [b - a for a, b in st["tiles"]]
+            n_in = 256  # Q8_0: 8 blocks of 34 bytes a row; the kernel counts 512 elements
+            compute = max(tiles) * 512 / (G * 1e3)
+            streamed = max(tiles) * (n_in // 32) * 34 * per_byte
+            assert streamed > compute  # the case this test is for
+            want = max(compute, streamed) + barrier * st["barrier_after"]
+            assert abs(st["predicted_us"] - want) < 1e-3 * want, (st, want, ws)
+            checked += 1
+        assert checked == 1
 
 
 def test_calibrate_then_bench():
