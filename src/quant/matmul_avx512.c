@@ -189,6 +189,42 @@ INLINE void unpack(ls_dtype type, const uint8_t *w, int blocks, group *g) {
     transpose(v, g->w);
 }
 
+/* The same group from the packed layout (packed.c): the chunks are already W[k], so plain
+ * (masked, for a short last group) loads and the nibble and fifth-bit work, no transpose. */
+INLINE void unpack_packed(ls_dtype type, const uint8_t *w, int blocks, group *g) {
+    const int full = blocks == 16;
+    const __mmask64 bytes = full ? ~(__mmask64)0 : (((__mmask64)1 << (4 * blocks)) - 1);
+#define CHUNK(k) (full ? _mm512_loadu_si512(w + 64 * (k)) : _mm512_maskz_loadu_epi8(bytes, w + 4 * blocks * (k)))
+    if (type == LS_Q8_0) {
+        _Pragma("GCC unroll 8")
+        for (int k = 0; k < 8; k++) g->w[k] = CHUNK(k);
+    } else {
+        const __m512i nib = _mm512_set1_epi8(0x0F);
+        _Pragma("GCC unroll 4")
+        for (int m = 0; m < 4; m++) {
+            __m512i v = CHUNK(m);
+            g->w[m] = _mm512_and_si512(v, nib);
+            g->w[m + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
+        }
+        if (type == LS_Q5_0) { /* chunk k's fifth bits: 4 * blocks bits from bit 4 * blocks * k */
+            uint8_t h[64 + 8] __attribute__((aligned(64)));
+            _mm512_store_si512(h, _mm512_maskz_loadu_epi8(bytes, w + 16 * blocks)); /* 4 * blocks bytes */
+            memset(h + 64, 0, 8);
+            _Pragma("GCC unroll 8")
+            for (int k = 0; k < 8; k++) {
+                int at = 4 * blocks * k;
+                uint64_t bits;
+                memcpy(&bits, h + at / 8, 8);
+                bits = bits >> (at % 8) & (uint64_t)bytes;
+                g->w[k] = _mm512_mask_add_epi8(g->w[k], (__mmask64)bits, g->w[k], _mm512_set1_epi8(16));
+            }
+        }
+    }
+#undef CHUNK
+    const uint8_t *scales = w + (type == LS_Q8_0 ? 32 : type == LS_Q4_0 ? 16 : 20) * blocks;
+    g->scale = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)((1u << blocks) - 1), scales));
+}
+
 /* acc lanes += partial(block) for the 16 blocks of one group and one token. */
 INLINE __m512 token_step(ls_dtype type, const group *g, const uint8_t *a, __m512 acc,
                          __mmask16 mask) {
@@ -225,7 +261,7 @@ INLINE __m512 token_step(ls_dtype type, const group *g, const uint8_t *a, __m512
 }
 
 /* Rows [row_first, row_end) for `nt` tokens starting at act (stride act_bytes). */
-INLINE void rows_quantized(ls_dtype type, const int nt, const uint8_t *weights,
+INLINE void rows_quantized(ls_dtype type, const int packed, const int nt, const uint8_t *weights,
                            size_t row_bytes, int64_t n_in, int64_t row_first, int64_t row_end,
                            const uint8_t *act, size_t act_bytes, float *out, int64_t out_stride) {
     const int64_t blocks = n_in / 32;
@@ -243,7 +279,8 @@ INLINE void rows_quantized(ls_dtype type, const int nt, const uint8_t *weights,
             else
                 w = row + (b0 / 8) * (type == LS_Q4_K ? 144 : type == LS_Q5_K ? 176 : 210);
             group g;
-            unpack(type, w, count, &g);
+            if (packed) unpack_packed(type, w, count, &g);
+            else unpack(type, w, count, &g);
             const uint8_t *a = act + (b0 / 16) * LS_ACT_GROUP_BYTES;
             _Pragma("GCC unroll 8")
             for (int t = 0; t < nt; t++) acc[t] = token_step(type, &g, a + t * act_bytes, acc[t], mask);
@@ -260,9 +297,10 @@ INLINE __m512 load_weights_f(ls_dtype type, const uint8_t *row, int64_t i, __mma
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-INLINE void rows_float(ls_dtype type, const int nt, const uint8_t *weights, size_t row_bytes,
+INLINE void rows_float(ls_dtype type, const int packed, const int nt, const uint8_t *weights, size_t row_bytes,
                        int64_t n_in, int64_t row_first, int64_t row_end, const uint8_t *act,
                        size_t act_bytes, float *out, int64_t out_stride) {
+    (void)packed; /* float weights are never packed */
     for (int64_t r = row_first; r < row_end; r++) {
         const uint8_t *row = weights + r * row_bytes;
         __m512 acc[8];
@@ -541,7 +579,7 @@ static void matmul_natural(ls_dtype type, const uint8_t *w, size_t row_bytes, in
     }
 }
 
-#define TILE(fn, TYPE, NT) fn(TYPE, NT, w, row_bytes, n_in, block_first, block_end, a, act_bytes, o, out_stride)
+#define TILE(fn, TYPE, NT) fn(TYPE, packed, NT, w, row_bytes, n_in, block_first, block_end, a, act_bytes, o, out_stride)
 
 /* Weight bytes of one row block in prefill (well inside a 1 MiB L2 next to the activations). */
 #define ROW_BLOCK_BYTES (192u * 1024u)
@@ -554,21 +592,14 @@ static void matmul_natural(ls_dtype type, const uint8_t *w, size_t row_bytes, in
     default: TILE(fn, TYPE, 1); break; \
     }
 
-void ls_matmul_avx512(ls_dtype weight_type, const void *weights, int64_t n_in,
-                      int64_t row_first, int64_t row_end, const void *activations,
-                      int64_t n_tokens, float *out, int64_t out_stride) {
-    const ls_dtype_info *info = ls_dtype_find(weight_type);
-    size_t row_bytes = (size_t)(n_in / info->block_elements) * info->block_bytes;
-    size_t act_bytes = ls_activation_row_bytes(weight_type, n_in);
-    const uint8_t *w = weights;
-    if (n_tokens == 1 && !ls_dtype_is_float(weight_type) && n_in <= NATURAL_MAX) {
-        matmul_natural(weight_type, w, row_bytes, n_in, row_first, row_end, activations, out);
-        return;
-    }
-    /* Rows in blocks of about ROW_BLOCK_BYTES of weights, all tokens for one block before
-     * the next: the block is read from memory once and then served from L2 to every chunk
-     * of 8 tokens (token chunks outermost read the whole matrix once per 8 tokens, which
-     * made prefill memory-bound: a Q8_0 group of 544 bytes per 64 vpdpbusd). */
+/* Rows in blocks of about ROW_BLOCK_BYTES of weights, all tokens for one block before the
+ * next: the block is read from memory once and then served from L2 to every chunk of 8
+ * tokens (token chunks outermost read the whole matrix once per 8 tokens, which made
+ * prefill memory-bound: a Q8_0 group of 544 bytes per 64 vpdpbusd). packed: the weights
+ * are in packed.c's layout (Q4_0, Q5_0, Q8_0 only). */
+INLINE void matmul_blocks(ls_dtype weight_type, const int packed, const uint8_t *w, size_t row_bytes,
+                          int64_t n_in, int64_t row_first, int64_t row_end, const void *activations,
+                          size_t act_bytes, int64_t n_tokens, float *out, int64_t out_stride) {
     int64_t rows_per_block = (int64_t)(ROW_BLOCK_BYTES / row_bytes);
     if (rows_per_block < 1) rows_per_block = 1;
     for (int64_t block_first = row_first; block_first < row_end; block_first += rows_per_block) {
@@ -582,14 +613,37 @@ void ls_matmul_avx512(ls_dtype weight_type, const void *weights, int64_t n_in,
             case LS_Q4_0: DISPATCH_NT(rows_quantized, LS_Q4_0); break;
             case LS_Q5_0: DISPATCH_NT(rows_quantized, LS_Q5_0); break;
             case LS_Q8_0: DISPATCH_NT(rows_quantized, LS_Q8_0); break;
-            case LS_Q4_K: DISPATCH_NT(rows_quantized, LS_Q4_K); break;
-            case LS_Q5_K: DISPATCH_NT(rows_quantized, LS_Q5_K); break;
-            case LS_Q6_K: DISPATCH_NT(rows_quantized, LS_Q6_K); break;
-            case LS_F32: DISPATCH_NT(rows_float, LS_F32); break;
-            case LS_F16: DISPATCH_NT(rows_float, LS_F16); break;
-            case LS_BF16: DISPATCH_NT(rows_float, LS_BF16); break;
+            case LS_Q4_K: if (!packed) DISPATCH_NT(rows_quantized, LS_Q4_K); break;
+            case LS_Q5_K: if (!packed) DISPATCH_NT(rows_quantized, LS_Q5_K); break;
+            case LS_Q6_K: if (!packed) DISPATCH_NT(rows_quantized, LS_Q6_K); break;
+            case LS_F32: if (!packed) DISPATCH_NT(rows_float, LS_F32); break;
+            case LS_F16: if (!packed) DISPATCH_NT(rows_float, LS_F16); break;
+            case LS_BF16: if (!packed) DISPATCH_NT(rows_float, LS_BF16); break;
             }
             t0 += nt;
         }
     }
+}
+
+void ls_matmul_avx512(ls_dtype weight_type, const void *weights, int64_t n_in,
+                      int64_t row_first, int64_t row_end, const void *activations,
+                      int64_t n_tokens, float *out, int64_t out_stride) {
+    const ls_dtype_info *info = ls_dtype_find(weight_type);
+    size_t row_bytes = (size_t)(n_in / info->block_elements) * info->block_bytes;
+    size_t act_bytes = ls_activation_row_bytes(weight_type, n_in);
+    if (n_tokens == 1 && !ls_dtype_is_float(weight_type) && n_in <= NATURAL_MAX) {
+        matmul_natural(weight_type, weights, row_bytes, n_in, row_first, row_end, activations, out);
+        return;
+    }
+    matmul_blocks(weight_type, 0, weights, row_bytes, n_in, row_first, row_end, activations, act_bytes,
+                  n_tokens, out, out_stride);
+}
+
+void ls_matmul_avx512_packed_tokens(ls_dtype weight_type, const void *packed, int64_t n_in,
+                                    int64_t row_first, int64_t row_end, const void *activations,
+                                    int64_t n_tokens, float *out, int64_t out_stride) {
+    const ls_dtype_info *info = ls_dtype_find(weight_type);
+    size_t row_bytes = (size_t)(n_in / info->block_elements) * info->block_bytes;
+    matmul_blocks(weight_type, 1, packed, row_bytes, n_in, row_first, row_end, activations,
+                  ls_activation_row_bytes(weight_type, n_in), n_tokens, out, out_stride);
 }

@@ -66,8 +66,10 @@ ls_matmul_fn ls_matmul_avx512;
  * as quant.c's scalar code (every byte of the row written, padding included). */
 void ls_quantize_activation_row_avx512(const float *x, void *out, int64_t n);
 
-/* The packed one-token kernel (packed_avx512.c); packed.c checks the arguments. */
+/* The packed kernels: one token (packed_avx512.c), several (matmul_avx512.c, the prefill
+ * path with packed loads instead of the transpose); packed.c checks the arguments. */
 void ls_matmul_packed_avx512(ls_dtype type, const void *packed, int64_t n_in, int64_t row_first,
                              int64_t row_end, const void *activation, float *out);
+ls_matmul_fn ls_matmul_avx512_packed_tokens;
 
 #endif

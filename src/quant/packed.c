@@ -74,7 +74,13 @@ void ls_pack_rows(ls_dtype type, const void *weights, int64_t n_in, int64_t row_
 }
 
 void ls_matmul_packed(ls_dtype type, const void *packed, int64_t n_in, int64_t row_first,
-                      int64_t row_end, const void *activation, float *out) {
-    if (!ls_packed_supported(type) || n_in <= 0 || n_in % 32 || row_end <= row_first) return;
-    ls_matmul_packed_avx512(type, packed, n_in, row_first, row_end, activation, out);
+                      int64_t row_end, const void *activations, int64_t n_tokens, float *out,
+                      int64_t out_stride) {
+    if (!ls_packed_supported(type) || n_in <= 0 || n_in % 32 || row_end <= row_first || n_tokens <= 0)
+        return;
+    if (n_tokens == 1)
+        ls_matmul_packed_avx512(type, packed, n_in, row_first, row_end, activations, out);
+    else
+        ls_matmul_avx512_packed_tokens(type, packed, n_in, row_first, row_end, activations, n_tokens, out,
+                                       out_stride);
 }

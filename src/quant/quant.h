@@ -65,17 +65,17 @@ void ls_matmul(ls_dtype weight_type, const void *weights, int64_t n_in,
                const void *activations, int64_t n_tokens,
                float *out, int64_t out_stride);
 
-/* Packed weights (packed.c): a copy of a matrix in the layout of the one-token AVX-512
- * kernel, the same size as the original. ls_packed_supported: whether the current code
- * path has that kernel for the type (Q8_0 and Q4_0 on AVX-512). ls_pack_rows fills rows
- * [row_first, row_end) of packed (row r at r * the original row size) from weights.
- * ls_matmul_packed is ls_matmul for one token on packed rows: out[r] for r in
- * [row_first, row_end), the same bits. */
+/* Packed weights (packed.c): a copy of a matrix in the layout of the AVX-512 kernels'
+ * inner loop, the same size as the original. ls_packed_supported: whether the current code
+ * path has packed kernels for the type (Q8_0, Q4_0, Q5_0 on AVX-512). ls_pack_rows fills
+ * rows [row_first, row_end) of packed (row r at r * the original row size) from weights.
+ * ls_matmul_packed is ls_matmul on packed rows, with the same arguments and bits. */
 bool ls_packed_supported(ls_dtype type);
 void ls_pack_rows(ls_dtype type, const void *weights, int64_t n_in, int64_t row_first,
                   int64_t row_end, void *packed);
 void ls_matmul_packed(ls_dtype type, const void *packed, int64_t n_in, int64_t row_first,
-                      int64_t row_end, const void *activation, float *out);
+                      int64_t row_end, const void *activations, int64_t n_tokens, float *out,
+                      int64_t out_stride);
 
 /* Which code path the kernels take. All give identical bits; the choice is made once,
  * before any kernel runs: the best the CPU has, or LOCKSTEP_ISA=scalar|avx2|avx512. */

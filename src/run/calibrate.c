@@ -244,28 +244,28 @@ typedef struct matmul_job {
     int64_t rows;
     int64_t rows_per_thread; /* > 0: all threads share weights[0], thread i takes its rows */
     uint8_t *weights[LS_MACHINE_THREADS];
-    uint8_t *packed[LS_MACHINE_THREADS]; /* the same packed, where one token reads that */
+    uint8_t *packed[LS_MACHINE_THREADS]; /* the same packed, where the runtime reads that */
     uint8_t *activations[LS_MACHINE_THREADS];
     float *out[LS_MACHINE_THREADS];
 } matmul_job;
 
 static void matmul_run(void *ctx, int thread, int64_t iterations) {
     matmul_job *j = ctx;
-    /* As the runtime does: one token on packed weights where the type has them. */
+    /* As the runtime does: packed weights where the type has them. */
     if (j->rows_per_thread > 0) {
         int64_t first = j->rows_per_thread * thread, end = first + j->rows_per_thread;
         for (int64_t it = 0; it < iterations; it++) {
             if (j->packed[0])
-                ls_matmul_packed(j->type, j->packed[0], j->n_in, first, end, j->activations[0], j->out[0]);
+                ls_matmul_packed(j->type, j->packed[0], j->n_in, first, end, j->activations[0], 1, j->out[0], j->rows);
             else
                 ls_matmul(j->type, j->weights[0], j->n_in, first, end, j->activations[0], 1, j->out[0], j->rows);
         }
         return;
     }
     for (int64_t it = 0; it < iterations; it++) {
-        if (j->n_tokens == 1 && j->packed[thread])
+        if (j->packed[thread])
             ls_matmul_packed(j->type, j->packed[thread], j->n_in, 0, j->rows, j->activations[thread],
-                             j->out[thread]);
+                             j->n_tokens, j->out[thread], j->rows);
         else
             ls_matmul(j->type, j->weights[thread], j->n_in, 0, j->rows, j->activations[thread],
                       j->n_tokens, j->out[thread], j->rows);

@@ -148,8 +148,9 @@ static void matmul(const ls_exec *e, const ls_step *s, const ls_node *n, int thr
     int64_t r0 = s->tile[thread], r1 = s->tile[thread + 1];
     if (r0 >= r1) return;
     float *out = (float *)buffer(e, s->out);
-    if (rows == 1 && e->packed && e->packed[s->node])
-        ls_matmul_packed(n->weight->type, e->packed[s->node], n->weight->n_in, r0, r1, buffer(e, s->in[0]), out);
+    if (e->packed && e->packed[s->node])
+        ls_matmul_packed(n->weight->type, e->packed[s->node], n->weight->n_in, r0, r1, buffer(e, s->in[0]),
+                         rows, out, n->width);
     else
         ls_matmul(n->weight->type, n->weight->data, n->weight->n_in, r0, r1, buffer(e, s->in[0]),
                   rows, out, n->width);

@@ -399,12 +399,12 @@ static void test_matmul_row_blocks(void) {
           "%s", "outputs differ");
 }
 
-/* Packed weights (AVX-512 one-token kernel): the same bits as the scalar path, for rows
- * with and without a partial last group, whole and in thread-like row ranges. Skipped
- * (and said so) on a CPU without AVX-512. */
+/* Packed weights (the AVX-512 kernels on packed.c's layout): the same bits as the scalar
+ * path, for 1, 3 and 19 tokens, rows with and without a partial last group, whole and in
+ * thread-like row ranges. Skipped (and said so) on a CPU without AVX-512. */
 static void test_matmul_packed(void) {
     static const ls_dtype types[] = {LS_Q8_0, LS_Q4_0, LS_Q5_0};
-    static const int64_t sizes[] = {32, 96, 160, 512, 640, 1056, 2048};
+    static const int64_t sizes[] = {32, 96, 160, 512, 640, 1056, 2048}, token_counts[] = {1, 3, 19};
     if (ls_isa_select(LS_ISA_AVX512) != 0) {
         printf("# packed matmul: this CPU has no AVX-512, nothing to check\n");
         return;
@@ -413,32 +413,35 @@ static void test_matmul_packed(void) {
         ls_dtype type = types[ti];
         const ls_dtype_info *info = ls_dtype_find(type);
         int ok = 1, supported = 1;
-        for (int si = 0; si < 7; si++) {
-            const int64_t n = sizes[si], rows = 37;
-            size_t row_bytes = (size_t)(n / 32) * info->block_bytes;
-            size_t act_bytes = ls_activation_row_bytes(type, n);
-            uint8_t *w = malloc(row_bytes * rows), *packed = malloc(row_bytes * rows), *act = malloc(act_bytes);
-            float *x = malloc(sizeof(float) * n), *ref = malloc(sizeof(float) * rows), *got = malloc(sizeof(float) * rows);
-            random_weights(type, w, rows, n);
-            random_activations(x, n);
-            ls_quantize_activation_row(type, x, act, n);
-            ls_isa_select(LS_ISA_SCALAR);
-            ls_matmul(type, w, n, 0, rows, act, 1, ref, rows);
-            ls_isa_select(LS_ISA_AVX512);
-            supported &= ls_packed_supported(type);
-            memset(packed, 0xEE, row_bytes * rows);
-            ls_pack_rows(type, w, n, 0, 20, packed);
-            ls_pack_rows(type, w, n, 20, rows, packed);
-            memset(got, 0xFF, sizeof(float) * rows);
-            ls_matmul_packed(type, packed, n, 0, 13, act, got);
-            ls_matmul_packed(type, packed, n, 13, rows, act, got);
-            ok &= memcmp(ref, got, sizeof(float) * rows) == 0;
-            free(w), free(packed), free(act), free(x), free(ref), free(got);
-        }
+        for (int si = 0; si < 7; si++)
+            for (int ki = 0; ki < 3; ki++) {
+                const int64_t n = sizes[si], rows = 37, tokens = token_counts[ki];
+                size_t row_bytes = (size_t)(n / 32) * info->block_bytes;
+                size_t act_bytes = ls_activation_row_bytes(type, n);
+                uint8_t *w = malloc(row_bytes * rows), *packed = malloc(row_bytes * rows);
+                uint8_t *act = malloc(act_bytes * tokens);
+                float *x = malloc(sizeof(float) * n * tokens), *ref = malloc(sizeof(float) * rows * tokens);
+                float *got = malloc(sizeof(float) * rows * tokens);
+                random_weights(type, w, rows, n);
+                random_activations(x, n * tokens);
+                for (int64_t t = 0; t < tokens; t++) ls_quantize_activation_row(type, x + t * n, act + t * act_bytes, n);
+                ls_isa_select(LS_ISA_SCALAR);
+                ls_matmul(type, w, n, 0, rows, act, tokens, ref, rows);
+                ls_isa_select(LS_ISA_AVX512);
+                supported &= ls_packed_supported(type);
+                memset(packed, 0xEE, row_bytes * rows);
+                ls_pack_rows(type, w, n, 0, 20, packed);
+                ls_pack_rows(type, w, n, 20, rows, packed);
+                memset(got, 0xFF, sizeof(float) * rows * tokens);
+                ls_matmul_packed(type, packed, n, 0, 13, act, tokens, got, rows);
+                ls_matmul_packed(type, packed, n, 13, rows, act, tokens, got, rows);
+                ok &= memcmp(ref, got, sizeof(float) * rows * tokens) == 0;
+                free(w), free(packed), free(act), free(x), free(ref), free(got);
+            }
         char name[128];
         snprintf(name, sizeof name, "packed matmul %s: AVX-512 packs it", info->name);
         CHECK(supported, name, "%s", "ls_packed_supported is false");
-        snprintf(name, sizeof name, "packed matmul %s: n_in 32..2048 (partial groups), row ranges = scalar bits", info->name);
+        snprintf(name, sizeof name, "packed matmul %s: n_in 32..2048, 1/3/19 tokens, row ranges = scalar bits", info->name);
         CHECK(ok, name, "%s", "outputs differ");
     }
     ls_isa_select(LS_ISA_SCALAR);
