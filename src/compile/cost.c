@@ -611,6 +611,13 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
     case LS_K_COUNT:
         break;
     }
+    if (s->in[2] >= 0 && (s->kernel == LS_K_RMSNORM || s->kernel == LS_K_MATMUL)) {
+        /* the fused residual add: its elements of this tile read twice and written once */
+        double elements = s->kernel == LS_K_RMSNORM ? (double)(clip(b, rows) - clip(a, rows)) * n->width
+                                                    : (double)(b > a ? b - a : 0) * (double)rows;
+        us += time_of(elements * 12, arena_bw, elements, share(m->rate_g[LS_RATE_ADD], m, T) * 1e3);
+        bytes += elements * 12;
+    }
     *bytes_out = bytes;
     *work_out = work;
     return us;
