@@ -273,12 +273,15 @@ static void attention(const ls_exec *e, const ls_step *s, const ls_node *n, int 
             for (int64_t j = lo; j <= pos; j++) sum += scores[j];
             float inv = (float)(1.0 / sum);
             float *o = out + t * n->width + h * head_dim;
+            if (vector) {
+                const float *v = kv_row(e, sequence, n->p.attention.layer, 1, lo) + kv_offset;
+                ls_attend_avx512(o, scores + lo, inv, v, e->program->graph.kv_width, pos - lo + 1, head_dim);
+                continue;
+            }
             for (int64_t d = 0; d < head_dim; d++) o[d] = 0;
             for (int64_t j = lo; j <= pos; j++) {
                 const float *v = kv_row(e, sequence, n->p.attention.layer, 1, j) + kv_offset;
-                float w = scores[j] * inv;
-                if (vector) ls_axpy_avx512(o, w, v, head_dim);
-                else ls_axpy_scalar(o, w, v, head_dim);
+                ls_axpy_scalar(o, scores[j] * inv, v, head_dim);
             }
         }
     }

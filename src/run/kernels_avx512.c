@@ -31,13 +31,34 @@ float ls_lane_dot_avx512(const float *a, const float *b, int64_t n) {
     return _mm_cvtss_f32(s1);
 }
 
-void ls_axpy_avx512(float *y, float w, const float *x, int64_t n) {
-    __m512 wv = _mm512_set1_ps(w);
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = tail_mask(n - i);
-        __m512 v = _mm512_maskz_loadu_ps(m, y + i);
-        v = _mm512_add_ps(v, _mm512_mul_ps(wv, _mm512_maskz_loadu_ps(m, x + i)));
-        _mm512_mask_storeu_ps(y + i, m, v);
+/* width elements (up to 256) of o over all keys; chunks = ceil(width / 16) is a constant in
+ * each copy the switch below makes, so the 16 accumulators stay in registers. */
+static inline __attribute__((always_inline)) void attend_block(float *o, const float *s, float inv,
+                                                              const float *v, int64_t stride,
+                                                              int64_t keys, int64_t width, const int chunks) {
+    __m512 acc[16];
+    for (int c = 0; c < chunks; c++) acc[c] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < keys; j++) {
+        __m512 w = _mm512_set1_ps(s[j] * inv);
+        const float *row = v + j * stride;
+        for (int c = 0; c < chunks; c++)
+            acc[c] = _mm512_add_ps(acc[c], _mm512_mul_ps(w, _mm512_maskz_loadu_ps(tail_mask(width - 16 * c), row + 16 * c)));
+    }
+    for (int c = 0; c < chunks; c++) _mm512_mask_storeu_ps(o + 16 * c, tail_mask(width - 16 * c), acc[c]);
+}
+
+void ls_attend_avx512(float *o, const float *s, float inv, const float *v, int64_t stride,
+                      int64_t keys, int64_t n) {
+    for (int64_t d0 = 0; d0 < n; d0 += 256) {
+        int64_t width = n - d0 < 256 ? n - d0 : 256;
+        float *od = o + d0;
+        const float *vd = v + d0;
+        switch ((width + 15) / 16) {
+#define CASE(c) case c: attend_block(od, s, inv, vd, stride, keys, width, c); break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+        CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15) CASE(16)
+#undef CASE
+        }
     }
 }
 

@@ -15,9 +15,13 @@
 float ls_lane_dot_scalar(const float *a, const float *b, int64_t n);
 float ls_lane_dot_avx512(const float *a, const float *b, int64_t n);
 
+/* Attention's weighted sum of values, the same bits as zeroing o[0..n) and, for j = 0..keys-1
+ * in turn, ls_axpy(o, s[j] * inv, v + j * stride, n): o stays in registers across the keys. */
+void ls_attend_avx512(float *o, const float *s, float inv, const float *v, int64_t stride,
+                      int64_t keys, int64_t n);
+
 /* y[i] = y[i] + w * x[i] */
 void ls_axpy_scalar(float *y, float w, const float *x, int64_t n);
-void ls_axpy_avx512(float *y, float w, const float *x, int64_t n);
 
 /* y[i] = (x[i] * scale) * w[i] */
 void ls_scale_mul_scalar(float *y, const float *x, float scale, const float *w, int64_t n);

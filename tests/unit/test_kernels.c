@@ -111,10 +111,16 @@ int main(void) {
             if (!(err <= 1.0)) bound = 0;
 
             float scale = value();
-            memcpy(y1, w, (size_t)n * 4);
-            memcpy(y2, w, (size_t)n * 4);
-            ls_axpy_scalar(y1, scale, a, n);
-            ls_axpy_avx512(y2, scale, a, n);
+            /* attention's weighted sum: 3 keys, value rows of n in a, b, w (stride: their
+             * distance), against zeroing and axpy key by key */
+            float s3[3] = {value(), value(), value()}, inv = value();
+            const float *rows[3] = {a, b, w};
+            for (int64_t i = 0; i < n; i++) y1[i] = 0;
+            for (int j = 0; j < 3; j++) ls_axpy_scalar(y1, s3[j] * inv, rows[j], n);
+            static float v3[3 * MAX];
+            for (int j = 0; j < 3; j++) memcpy(v3 + j * n, rows[j], (size_t)n * 4);
+            memset(y2, 0xFF, (size_t)n * 4);
+            ls_attend_avx512(y2, s3, inv, v3, n, 3, n);
             axpy_same &= same(y1, y2, n);
             ls_scale_mul_scalar(y1, a, scale, b, n);
             ls_scale_mul_avx512(y2, a, scale, b, n);
@@ -136,7 +142,7 @@ int main(void) {
     CHECK(bound, "lane dot: within the float rounding bound of a double dot",
           "worst error/bound %.3g", worst);
     printf("# lane dot: worst error/bound %.3g\n", worst);
-    CHECK(axpy_same, "y += w x: AVX-512 bits == scalar bits", "%s", "");
+    CHECK(axpy_same, "attention's weighted sum of values (3 keys, n = 1..1100): AVX-512 bits == scalar axpy's", "%s", "");
     CHECK(scale_same, "y = (x scale) w: AVX-512 bits == scalar bits", "%s", "");
     CHECK(add_same, "y = a + b (also in place): AVX-512 bits == scalar bits", "%s", "");
 
