@@ -5,6 +5,7 @@
  *       loads and compiles the model (not timed), warms up with one call, then times:
  *       prefill  one forward call of prefill_tokens tokens (max_rows = prefill_tokens)
  *       ttft     a decode_prompt-token prompt (one call) plus the argmax of its logits
+ *                (ls_argmax: the engine's greedy choice, as `lockstep run --temp 0` makes it)
  *       decode   decode_tokens single-token calls after it, each fed its own argmax
  *       and prints one line: "prefill_ms X ttft_ms Y decode_ms Z".
  *   compare_driver --bandwidth MIB THREADS
@@ -25,18 +26,12 @@
 #include "graph/model.h"
 #include "quant/quant.h"
 #include "run/runtime.h"
+#include "text/sample.h"
 
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int32_t argmax(const float *x, int64_t n) {
-    int64_t best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return (int32_t)best;
 }
 
 typedef struct reader {
@@ -127,13 +122,13 @@ int main(int argc, char **argv) {
 
     start = now_ms();
     const float *logits = ls_runtime_forward(runtime, tokens, n_prompt, 0);
-    int32_t token = argmax(logits, n_vocab);
+    int32_t token = ls_argmax(logits, (int32_t)n_vocab);
     double ttft_ms = now_ms() - start;
 
     start = now_ms();
     for (int64_t i = 0; i < n_decode; i++) {
         logits = ls_runtime_forward(runtime, &token, 1, n_prompt + i);
-        token = argmax(logits, n_vocab);
+        token = ls_argmax(logits, (int32_t)n_vocab);
     }
     double decode_ms = now_ms() - start;
     printf("prefill_ms %.3f ttft_ms %.3f decode_ms %.3f\n", prefill_ms, ttft_ms, decode_ms);

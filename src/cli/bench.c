@@ -19,6 +19,7 @@
 #include "compile/cost.h"
 #include "quant/quant.h"
 #include "run/packed_weights.h"
+#include "text/sample.h"
 
 static const char *usage =
     "usage: lockstep bench [-m MODEL] [-t THREADS] [--batch B] [options]\n"
@@ -134,13 +135,6 @@ done:
     return rc;
 }
 
-static int32_t argmax(const float *x, int64_t n) {
-    int64_t best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return (int32_t)best;
-}
-
 int cmd_bench(int argc, char **argv) {
     const char *cmd = "bench";
     cli_engine_params ep = {0};
@@ -234,7 +228,7 @@ int cmd_bench(int argc, char **argv) {
         }
         double decode = 0;
         for (int64_t i = 0; i < n_decode; i++) {
-            int32_t next = argmax(logits, n_vocab);
+            int32_t next = ls_argmax(logits, (int32_t)n_vocab);
             t0 = cli_now_ms();
             logits = ls_runtime_forward(engine.runtime, &next, 1, n_prompt + i);
             decode += cli_now_ms() - t0;

@@ -38,6 +38,10 @@ void ls_sampler_free(ls_sampler *sampler);
 int32_t ls_sampler_sample(ls_sampler *sampler, const float *logits, const int32_t *recent,
                           int32_t n_recent, uint64_t sequence, uint64_t position);
 
+/* Greedy choice: the lowest id of the largest logit (NaNs are skipped; 0 if logits[0] is
+ * NaN), what ls_sampler_sample returns at temperature 0 without a penalty. */
+int32_t ls_argmax(const float *logits, int32_t n);
+
 /* Philox-4x32-10 (Salmon et al. 2011): out = bijection of counter under key. */
 void ls_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
 

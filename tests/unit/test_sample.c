@@ -183,6 +183,33 @@ static void test_greedy(void) {
           "create refuses an empty vocabulary", "-");
 }
 
+/* ls_argmax against the plain loop (first strict improvement) on rows with ties, NaNs,
+ * signed zeros and infinities, of every length around the 16-lane blocks. */
+static void test_argmax(void) {
+    int ok = 1;
+    uint64_t state = 12345;
+    float x[200];
+    for (int n = 1; n <= 200 && ok; n++)
+        for (int rep = 0; rep < 40; rep++) {
+            for (int i = 0; i < n; i++) {
+                state = state * 6364136223846793005ull + 1442695040888963407ull;
+                int kind = (int)(state >> 59); /* 0..31 */
+                float v = (float)((int)(state >> 40 & 15) - 8); /* small integers: many ties */
+                x[i] = kind == 0 ? NAN : kind == 1 ? -0.0f : kind == 2 ? INFINITY : kind == 3 ? -INFINITY : v;
+            }
+            int32_t want = 0;
+            for (int i = 1; i < n; i++)
+                if (x[i] > x[want]) want = i;
+            int32_t got = ls_argmax(x, n);
+            if (got != want) {
+                ok = 0;
+                printf("# n %d: got %d, want %d\n", n, got, want);
+                break;
+            }
+        }
+    CHECK(ok, "argmax = the plain loop (ties, NaN, signed zeros, infinities, n = 1..200)", "%s", "-");
+}
+
 static void test_top_k_only(void) {
     ls_sampler_params p = ls_sampler_defaults();
     p.temperature = 5.0f; /* flat: every kept token is likely */
@@ -324,6 +351,7 @@ int main(void) {
     test_philox();
     test_uniform();
     test_greedy();
+    test_argmax();
     test_top_k_only();
     test_against_reference();
     test_large_vocabulary_and_no_allocation();
