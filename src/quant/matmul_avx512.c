@@ -5,7 +5,7 @@
  * "group" is 16 consecutive 32-element blocks; lane j is block 16g + j, so lane j of the
  * float accumulator receives exactly the blocks b with b % 16 == j, in order. The weights of
  * a group are unpacked (plain loads, nibble/bit work, then an in-register 16 x 8 dword
- * transpose) into eight zmm W[k] whose lane j holds
+ * transpose; from packed.c's layout, the loads alone) into eight zmm W[k] whose lane j holds
  * elements 4k..4k+3 of block j as unsigned bytes; the activation row is stored in the same
  * interleaved order (matmul_kernels.h), so eight vpdpbusd give the 16 exact int32 block dots
  * with no horizontal sum. Signed Q8_0 weights are offset by +128 (xor 0x80) and corrected

@@ -1,9 +1,10 @@
-/* packed.c — weights copied into the layout of the one-token AVX-512 kernel (quant.h).
+/* packed.c — weights copied into the layout of the AVX-512 kernels' inner loop (quant.h).
  *
  * The activation row keeps a group's 16 blocks interleaved so that one 64-byte load holds
  * elements 4k..4k+3 of each block (matmul_kernels.h). A packed weight row is cut the same
- * way, once, when the runtime starts, so that a decode step loads weights with plain
- * aligned-as-found loads and needs no transpose, no gather and no horizontal fold:
+ * way, once, when the runtime starts, so that a decode step loads weights with plain loads
+ * and needs no transpose, no gather and no horizontal fold (packed_avx512.c), and a prefill
+ * step no transpose (matmul_avx512.c's unpack_packed):
  *
  *   Q8_0, a group of c blocks (c = 16, or what is left at the end of the row):
  *     uint8 q[8][c][4]   q[k][j][e] = (quant of element 4k+e of block j) xor 0x80
@@ -18,9 +19,9 @@
  *     f16   d[c]
  *
  * A packed row takes exactly the bytes of the original row, so row r starts at r times the
- * original row size. Nothing here changes a value: the kernel's products, sums and float
- * steps are those of matmul_avx512.c's one-token path, in the same order, so the bits are
- * the same as every other code path's. */
+ * original row size. Nothing here changes a value: the kernels' products, sums and float
+ * steps are those of matmul_avx512.c's paths on the file's layout, in the same order, so the
+ * bits are the same as every other code path's. */
 #include "quant/matmul_kernels.h"
 
 #include <string.h>

@@ -1,9 +1,9 @@
-/* packed_weights.h — the copies of a program's matrices that the one-token kernel reads.
+/* packed_weights.h — the copies of a program's matrices that the AVX-512 kernels read.
  *
- * On the AVX-512 path, Q8_0 and Q4_0 matrices are copied once, before the first call, into
- * the packed layout of quant.h (ls_pack_rows); a decode step (one row per call) then reads
- * the copy, prefill keeps reading the file's layout. The copy takes the matrix's bytes again
- * (Gemma 3 270M Q4_K_M: 171 MiB of Q8_0) and gives the same bits. Other paths pack nothing. */
+ * On the AVX-512 path, Q8_0, Q4_0 and Q5_0 matrices are copied once, before the first call,
+ * into the packed layout of quant.h (ls_pack_rows); every matmul step on them (decode and
+ * prefill) then reads the copy. The copy takes the matrix's bytes again (Gemma 3 270M
+ * Q4_K_M: 213 MiB) and gives the same bits. Other paths pack nothing. */
 #ifndef LS_PACKED_WEIGHTS_H
 #define LS_PACKED_WEIGHTS_H
 
