@@ -68,7 +68,7 @@ static int profile_steps(const ls_program *p, const ls_machine *m, const int32_t
     int32_t rope_dim = 0;
     for (int32_t i = 0; i < g->n_rope; i++) rope_dim = g->rope[i].dim > rope_dim ? g->rope[i].dim : rope_dim;
     size_t rope = (size_t)(g->n_rope > 0 ? g->n_rope : 1) * (size_t)p->context * (size_t)rope_dim;
-    size_t scratch = (size_t)p->n_threads * (size_t)(p->context + g->kv_width);
+    size_t scratch = ls_exec_scratch_floats(p);
     ls_exec e = {.program = p, .n_rows = n_rows};
     ls_packed_weights packed;
     if (ls_packed_weights_create(&packed, p, NULL)) return -1;

@@ -239,49 +239,62 @@ static void kv_store(const ls_exec *e, const ls_step *s, const ls_node *n, int t
 /* For each query head in the tile and each row: scores over the visible keys, softmax,
  * weighted sum of values. A row at position p sees keys [max(0, p - window + 1), p] of its
  * own sequence's cache, nothing of the other rows' sequences.
- * The softmax sum is taken in double, in key order. */
+ * The softmax sum is taken in double, in key order. On the AVX-512 path two query heads of
+ * one KV head go together (each key and value row loaded once for both); every head's
+ * operations and their order stay those of one head alone. */
 static void attention(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
     int64_t rows = s->one_row ? 1 : e->n_rows;
     const float *q = (const float *)buffer(e, s->in[0]);
     float *out = (float *)buffer(e, s->out);
-    int64_t head_dim = n->p.attention.head_dim;
+    const int64_t head_dim = n->p.attention.head_dim, context = e->program->context;
     int64_t group = n->p.attention.n_head / n->p.attention.n_head_kv;
     int64_t window = n->p.attention.window;
-    float *scores = e->scratch + (size_t)thread * (size_t)(e->program->context + e->program->graph.kv_width);
-    float *query = scores + e->program->context; /* [head_dim] */
+    float *scratch = e->scratch + (size_t)thread * 2 * (size_t)(context + e->program->graph.kv_width);
+    float *scores[2] = {scratch, scratch + context};
+    float *query[2] = {scratch + 2 * context, scratch + 2 * context + e->program->graph.kv_width};
     bool vector = simd();
-    for (int64_t h = s->tile[thread]; h < s->tile[thread + 1]; h++) {
+    for (int64_t h = s->tile[thread], pair; h < s->tile[thread + 1]; h += pair) {
+        pair = vector && h + 1 < s->tile[thread + 1] && (h + 1) / group == h / group ? 2 : 1;
         int64_t kv_offset = (h / group) * head_dim;
         for (int64_t t = 0; t < rows; t++) {
             int64_t pos = e->positions[t];
             int32_t sequence = e->sequences[t];
             int64_t lo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
-            const float *qh = q + t * n->width + h * head_dim;
-            for (int64_t d = 0; d < head_dim; d++) query[d] = qh[d];
-            float max = -INFINITY;
+            float max[2] = {-INFINITY, -INFINITY};
+            float inv[2];
+            for (int u = 0; u < pair; u++) {
+                const float *qh = q + t * n->width + (h + u) * head_dim;
+                for (int64_t d = 0; d < head_dim; d++) query[u][d] = qh[d];
+            }
             for (int64_t j = lo; j <= pos; j++) {
                 const float *k = kv_row(e, sequence, n->p.attention.layer, 0, j) + kv_offset;
-                float score = (vector ? ls_lane_dot_avx512(query, k, head_dim)
-                                      : ls_lane_dot_scalar(query, k, head_dim)) *
-                              n->p.attention.scale;
-                scores[j] = score;
-                if (score > max) max = score;
+                float dot[2];
+                if (pair == 2) ls_lane_dot2_avx512(query[0], query[1], k, head_dim, dot);
+                else dot[0] = vector ? ls_lane_dot_avx512(query[0], k, head_dim) : ls_lane_dot_scalar(query[0], k, head_dim);
+                for (int u = 0; u < pair; u++) {
+                    float score = dot[u] * n->p.attention.scale;
+                    scores[u][j] = score;
+                    if (score > max[u]) max[u] = score;
+                }
             }
-            if (vector) ls_exp_shifted_avx512(scores + lo, scores + lo, max, pos - lo + 1);
-            else ls_exp_shifted_scalar(scores + lo, scores + lo, max, pos - lo + 1);
-            double sum = 0;
-            for (int64_t j = lo; j <= pos; j++) sum += scores[j];
-            float inv = (float)(1.0 / sum);
+            for (int u = 0; u < pair; u++) {
+                if (vector) ls_exp_shifted_avx512(scores[u] + lo, scores[u] + lo, max[u], pos - lo + 1);
+                else ls_exp_shifted_scalar(scores[u] + lo, scores[u] + lo, max[u], pos - lo + 1);
+                double sum = 0;
+                for (int64_t j = lo; j <= pos; j++) sum += scores[u][j];
+                inv[u] = (float)(1.0 / sum);
+            }
             float *o = out + t * n->width + h * head_dim;
-            if (vector) {
-                const float *v = kv_row(e, sequence, n->p.attention.layer, 1, lo) + kv_offset;
-                ls_attend_avx512(o, scores + lo, inv, v, e->program->graph.kv_width, pos - lo + 1, head_dim);
-                continue;
-            }
-            for (int64_t d = 0; d < head_dim; d++) o[d] = 0;
-            for (int64_t j = lo; j <= pos; j++) {
-                const float *v = kv_row(e, sequence, n->p.attention.layer, 1, j) + kv_offset;
-                ls_axpy_scalar(o, scores[j] * inv, v, head_dim);
+            const float *v = kv_row(e, sequence, n->p.attention.layer, 1, lo) + kv_offset;
+            int64_t stride = e->program->graph.kv_width, keys = pos - lo + 1;
+            if (pair == 2) {
+                ls_attend2_avx512(o, o + head_dim, scores[0] + lo, scores[1] + lo, inv[0], inv[1], v, stride,
+                                  keys, head_dim);
+            } else if (vector) {
+                ls_attend_avx512(o, scores[0] + lo, inv[0], v, stride, keys, head_dim);
+            } else {
+                for (int64_t d = 0; d < head_dim; d++) o[d] = 0;
+                for (int64_t j = 0; j < keys; j++) ls_axpy_scalar(o, scores[0][lo + j] * inv[0], v + j * stride, head_dim);
             }
         }
     }

@@ -10,6 +10,14 @@ static inline __mmask16 tail_mask(int64_t left) {
     return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
 }
 
+static inline float fold16(__m512 acc) { /* l[i] + l[i + 8], + 4, + 2, + 1 */
+    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
+    return _mm_cvtss_f32(s1);
+}
+
 float ls_lane_dot_avx512(const float *a, const float *b, int64_t n) {
     __m512 acc = _mm512_setzero_ps();
     int64_t i = 0;
@@ -24,11 +32,7 @@ float ls_lane_dot_avx512(const float *a, const float *b, int64_t n) {
         __m512 y = b ? _mm512_maskz_loadu_ps(m, b + i) : x;
         acc = _mm512_mask_add_ps(acc, m, acc, _mm512_mul_ps(x, y));
     }
-    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
-    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
-    return _mm_cvtss_f32(s1);
+    return fold16(acc);
 }
 
 /* width elements (up to 256) of o over all keys; chunks = ceil(width / 16) is a constant in
@@ -60,6 +64,58 @@ void ls_attend_avx512(float *o, const float *s, float inv, const float *v, int64
 #undef CASE
         }
     }
+}
+
+/* 128 elements (8 registers) of two heads' sums at a time: 16 accumulators. */
+static inline __attribute__((always_inline)) void attend2_block(float *o0, float *o1, const float *s0,
+                                                               const float *s1, float inv0, float inv1,
+                                                               const float *v, int64_t stride, int64_t keys,
+                                                               int64_t width, const int chunks) {
+    __m512 a0[8], a1[8];
+    for (int c = 0; c < chunks; c++) a0[c] = a1[c] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < keys; j++) {
+        __m512 w0 = _mm512_set1_ps(s0[j] * inv0), w1 = _mm512_set1_ps(s1[j] * inv1);
+        const float *row = v + j * stride;
+        for (int c = 0; c < chunks; c++) {
+            __m512 x = _mm512_maskz_loadu_ps(tail_mask(width - 16 * c), row + 16 * c);
+            a0[c] = _mm512_add_ps(a0[c], _mm512_mul_ps(w0, x));
+            a1[c] = _mm512_add_ps(a1[c], _mm512_mul_ps(w1, x));
+        }
+    }
+    for (int c = 0; c < chunks; c++) {
+        _mm512_mask_storeu_ps(o0 + 16 * c, tail_mask(width - 16 * c), a0[c]);
+        _mm512_mask_storeu_ps(o1 + 16 * c, tail_mask(width - 16 * c), a1[c]);
+    }
+}
+
+void ls_attend2_avx512(float *o0, float *o1, const float *s0, const float *s1, float inv0, float inv1,
+                       const float *v, int64_t stride, int64_t keys, int64_t n) {
+    for (int64_t d0 = 0; d0 < n; d0 += 128) {
+        int64_t width = n - d0 < 128 ? n - d0 : 128;
+        switch ((width + 15) / 16) {
+#define CASE(c) case c: attend2_block(o0 + d0, o1 + d0, s0, s1, inv0, inv1, v + d0, stride, keys, width, c); break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+#undef CASE
+        }
+    }
+}
+
+void ls_lane_dot2_avx512(const float *q0, const float *q1, const float *k, int64_t n, float out[2]) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 y = _mm512_loadu_ps(k + i);
+        a0 = _mm512_add_ps(a0, _mm512_mul_ps(_mm512_loadu_ps(q0 + i), y));
+        a1 = _mm512_add_ps(a1, _mm512_mul_ps(_mm512_loadu_ps(q1 + i), y));
+    }
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 y = _mm512_maskz_loadu_ps(m, k + i);
+        a0 = _mm512_mask_add_ps(a0, m, a0, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, q0 + i), y));
+        a1 = _mm512_mask_add_ps(a1, m, a1, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, q1 + i), y));
+    }
+    out[0] = fold16(a0);
+    out[1] = fold16(a1);
 }
 
 void ls_scale_mul_avx512(float *y, const float *x, float scale, const float *w, int64_t n) {

@@ -19,6 +19,12 @@ float ls_lane_dot_avx512(const float *a, const float *b, int64_t n);
  * in turn, ls_axpy(o, s[j] * inv, v + j * stride, n): o stays in registers across the keys. */
 void ls_attend_avx512(float *o, const float *s, float inv, const float *v, int64_t stride,
                       int64_t keys, int64_t n);
+/* Two query heads of one KV head at once, each value row loaded once for both: the same
+ * bits as ls_attend_avx512 for (o0, s0, inv0) and for (o1, s1, inv1). */
+void ls_attend2_avx512(float *o0, float *o1, const float *s0, const float *s1, float inv0, float inv1,
+                       const float *v, int64_t stride, int64_t keys, int64_t n);
+/* out[h] = ls_lane_dot(q[h], k, n) for h = 0, 1, the key row loaded once: the same bits. */
+void ls_lane_dot2_avx512(const float *q0, const float *q1, const float *k, int64_t n, float out[2]);
 
 /* y[i] = y[i] + w * x[i] */
 void ls_axpy_scalar(float *y, float w, const float *x, int64_t n);

@@ -165,7 +165,7 @@ ls_runtime *ls_runtime_create(const ls_program *p, char *err) {
     r->exec.positions = r->positions;
     r->exec.sequences = r->sequences;
     size_t rope_bytes = (size_t)g->n_rope * (size_t)p->context * (size_t)half * 2 * sizeof(float);
-    size_t scratch_bytes = (size_t)p->n_threads * (size_t)(p->context + g->kv_width) * sizeof(float);
+    size_t scratch_bytes = ls_exec_scratch_floats(p) * sizeof(float);
     r->exec.arena = aligned(p->arena_bytes, &r->arena_memory);
     r->exec.kv = aligned(kv_bytes, &r->kv_memory);
     float *rope = aligned(rope_bytes, &r->rope_memory);

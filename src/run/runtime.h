@@ -7,6 +7,7 @@
 #ifndef LS_RUNTIME_H
 #define LS_RUNTIME_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "compile/program.h"
@@ -22,10 +23,16 @@ typedef struct ls_exec {
     const int32_t *sequences; /* [n_rows]: each row's sequence (its own KV cache) */
     float *kv;           /* cache: [sequence][layer][2 (k, v)][context][kv_width] */
     const float *rope;   /* [table][context][head_dim/2][2 (cos, sin)] */
-    float *scratch;      /* per thread: [n_threads][context + kv_width] attention scores, query */
+    float *scratch;      /* ls_exec_scratch_floats: per thread, attention's scores and queries */
     const void *const *packed; /* [graph node]: its matrix packed for one-row calls, or NULL
                                 * (run/packed_weights.h); NULL: none packed */
 } ls_exec;
+
+/* Floats of ls_exec.scratch: per thread, [2][context] scores and [2][kv_width] queries (the
+ * attention kernel takes two query heads of one KV head at a time). */
+static inline size_t ls_exec_scratch_floats(const ls_program *p) {
+    return (size_t)p->n_threads * 2 * (size_t)(p->context + p->graph.kv_width);
+}
 
 /* NULL with err when memory runs out or threads cannot start. The program must outlive it. */
 ls_runtime *ls_runtime_create(const ls_program *program, char *err);

@@ -89,7 +89,7 @@ int main(void) {
     }
     enum { MAX = 1100 };
     static float a[MAX], b[MAX], w[MAX], y1[MAX], y2[MAX];
-    int dot_same = 1, dot_self_same = 1, axpy_same = 1, scale_same = 1, add_same = 1, bound = 1;
+    int dot_same = 1, dot_self_same = 1, axpy_same = 1, pair_same = 1, scale_same = 1, add_same = 1, bound = 1;
     int64_t first_bad = -1;
     double worst = 0;
     for (int64_t n = 1; n <= MAX; n += n < 80 ? 1 : 61) {
@@ -122,6 +122,19 @@ int main(void) {
             memset(y2, 0xFF, (size_t)n * 4);
             ls_attend_avx512(y2, s3, inv, v3, n, 3, n);
             axpy_same &= same(y1, y2, n);
+            /* two heads at once: the second with its own weights, the same values */
+            static float z1[MAX], z2[MAX], z3[MAX];
+            float t3[3] = {s3[2], s3[0], s3[1]}, inv2 = value();
+            for (int64_t i = 0; i < n; i++) z1[i] = 0;
+            for (int j = 0; j < 3; j++) ls_axpy_scalar(z1, t3[j] * inv2, rows[j], n);
+            memset(z2, 0xFF, (size_t)n * 4);
+            memset(z3, 0xFF, (size_t)n * 4);
+            ls_attend2_avx512(z2, z3, s3, t3, inv, inv2, v3, n, 3, n);
+            pair_same &= same(y1, z2, n) && same(z1, z3, n);
+            float dots[2];
+            ls_lane_dot2_avx512(a, w, b, n, dots);
+            float e1 = ls_lane_dot_scalar(a, b, n), e2 = ls_lane_dot_scalar(w, b, n);
+            pair_same &= memcmp(&dots[0], &e1, 4) == 0 && memcmp(&dots[1], &e2, 4) == 0;
             ls_scale_mul_scalar(y1, a, scale, b, n);
             ls_scale_mul_avx512(y2, a, scale, b, n);
             scale_same &= same(y1, y2, n);
@@ -143,6 +156,7 @@ int main(void) {
           "worst error/bound %.3g", worst);
     printf("# lane dot: worst error/bound %.3g\n", worst);
     CHECK(axpy_same, "attention's weighted sum of values (3 keys, n = 1..1100): AVX-512 bits == scalar axpy's", "%s", "");
+    CHECK(pair_same, "two heads at once (scores, weighted sums): bits == each head alone", "%s", "");
     CHECK(scale_same, "y = (x scale) w: AVX-512 bits == scalar bits", "%s", "");
     CHECK(add_same, "y = a + b (also in place): AVX-512 bits == scalar bits", "%s", "");
 
