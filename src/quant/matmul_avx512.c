@@ -20,15 +20,9 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define INLINE static inline __attribute__((always_inline))
+#include "base/avx512_inline.h"
 
-INLINE float lanes_tree(__m512 v) {
-    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
-    return _mm_cvtss_f32(s1);
-}
+#define INLINE static inline __attribute__((always_inline))
 
 /* One group's weights, unpacked. */
 typedef struct group {
@@ -37,26 +31,6 @@ typedef struct group {
     __m512 min;             /* dmin*min (Q4_K/Q5_K) */
     __m512i scale_lo, scale_hi; /* Q6_K int8 scales of the two 16-element halves */
 } group;
-
-/* The common transpose. Input v[m] = [unit r | unit r + 4] (8 dwords each), r = m < 4 ? m :
- * m + 4; output w[k] lane u = dword k of unit u. In-lane unpacks, then 128-bit shuffles. */
-INLINE void transpose(const __m512i v[8], __m512i w[8]) {
-    __m512i t[8], u[8];
-    for (int i = 0; i < 8; i += 4) {
-        t[i + 0] = _mm512_unpacklo_epi32(v[i + 0], v[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(v[i + 0], v[i + 1]);
-        t[i + 2] = _mm512_unpacklo_epi32(v[i + 2], v[i + 3]);
-        t[i + 3] = _mm512_unpackhi_epi32(v[i + 2], v[i + 3]);
-        u[i + 0] = _mm512_unpacklo_epi64(t[i + 0], t[i + 2]); /* dwords 0, 4 of 4 units */
-        u[i + 1] = _mm512_unpackhi_epi64(t[i + 0], t[i + 2]); /* 1, 5 */
-        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]); /* 2, 6 */
-        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]); /* 3, 7 */
-    }
-    for (int k = 0; k < 4; k++) {
-        w[k] = _mm512_shuffle_i32x4(u[k], u[k + 4], _MM_SHUFFLE(2, 0, 2, 0));
-        w[k + 4] = _mm512_shuffle_i32x4(u[k], u[k + 4], _MM_SHUFFLE(3, 1, 3, 1));
-    }
-}
 
 INLINE __m512i pair(__m256i lo, __m256i hi) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
@@ -73,25 +47,32 @@ INLINE uint32_t read_u32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static const int32_t lane_block[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/* The f16 scales of blocks order[0..15] of a group at w (blocks `bytes` apart, the scale
+ * first) as floats, 0 for blocks >= count: plain 16-bit loads packed four to a qword. A
+ * vpgatherdd here (microcoded on Zen 4) stalled prefill, where it is the group's first touch,
+ * and cost a quarter of a one-token group's time. */
+INLINE __m512 block_scales(const uint8_t *w, int bytes, const int32_t order[16], int count) {
+    uint64_t d4[4];
+    _Pragma("GCC unroll 4")
+    for (int i = 0; i < 4; i++) {
+        uint64_t v = 0;
+        _Pragma("GCC unroll 4")
+        for (int e = 0; e < 4; e++)
+            if (order[4 * i + e] < count) v |= (uint64_t)ls_read_u16(w + order[4 * i + e] * bytes) << (16 * e);
+        d4[i] = v;
+    }
+    return _mm512_cvtph_ps(_mm256_setr_epi64x((long long)d4[0], (long long)d4[1], (long long)d4[2], (long long)d4[3]));
+}
+
 /* Unpacks one group (blocks < 16 of them present; K-quants: 8 or 16) starting at w. */
 INLINE void unpack(ls_dtype type, const uint8_t *w, int blocks, group *g) {
     const __m512i nib = _mm512_set1_epi8(0x0F);
     __m512i v[8];
     if (type == LS_Q8_0 || type == LS_Q4_0 || type == LS_Q5_0) {
         const int bytes = type == LS_Q8_0 ? 34 : type == LS_Q4_0 ? 18 : 22;
-        /* the 16 f16 scales: plain 16-bit loads packed four to a qword (a vpgatherdd here
-         * stalled Q8_0 prefill: Zen 4 microcodes it, and it is the group's first touch) */
-        uint64_t d4[4];
-        _Pragma("GCC unroll 4")
-        for (int i = 0; i < 4; i++) {
-            uint64_t v = 0;
-            _Pragma("GCC unroll 4")
-            for (int e = 0; e < 4; e++)
-                if (4 * i + e < blocks) v |= (uint64_t)ls_read_u16(w + (4 * i + e) * bytes) << (16 * e);
-            d4[i] = v;
-        }
-        g->scale = _mm512_cvtph_ps(_mm256_setr_epi64x((long long)d4[0], (long long)d4[1],
-                                                      (long long)d4[2], (long long)d4[3]));
+        g->scale = block_scales(w, bytes, lane_block, blocks);
         const int qs = type == LS_Q8_0 ? 2 : type == LS_Q4_0 ? 2 : 6;
         __m256i unit[16];
         uint32_t qh[16];
@@ -127,7 +108,7 @@ INLINE void unpack(ls_dtype type, const uint8_t *w, int blocks, group *g) {
                 v[m] = _mm512_mask_add_epi8(v[m], high, v[m], _mm512_set1_epi8(16));
             }
         }
-        transpose(v, g->w);
+        ls_transpose16x8(v, g->w);
         return;
     }
     /* K-quants: units 0-7 = sub-blocks of super-block 0, 8-15 of super-block 1 */
@@ -186,7 +167,7 @@ INLINE void unpack(ls_dtype type, const uint8_t *w, int blocks, group *g) {
             v[m] = _mm512_or_si512(lo, hi);
         }
     }
-    transpose(v, g->w);
+    ls_transpose16x8(v, g->w);
 }
 
 /* The same group from the packed layout (packed.c): the chunks are already W[k], so plain
@@ -286,7 +267,7 @@ INLINE void rows_quantized(ls_dtype type, const int packed, const int nt, const 
             for (int t = 0; t < nt; t++) acc[t] = token_step(type, &g, a + t * act_bytes, acc[t], mask);
         }
         _Pragma("GCC unroll 8")
-        for (int t = 0; t < nt; t++) out[t * out_stride + r] = lanes_tree(acc[t]);
+        for (int t = 0; t < nt; t++) out[t * out_stride + r] = ls_lanes_tree512(acc[t]);
     }
 }
 
@@ -316,7 +297,7 @@ INLINE void rows_float(ls_dtype type, const int packed, const int nt, const uint
             }
         }
         _Pragma("GCC unroll 8")
-        for (int t = 0; t < nt; t++) out[t * out_stride + r] = lanes_tree(acc[t]);
+        for (int t = 0; t < nt; t++) out[t * out_stride + r] = ls_lanes_tree512(acc[t]);
     }
 }
 
@@ -406,20 +387,7 @@ INLINE __m512 natural_group(ls_dtype type, const uint8_t *w, const natural *x, i
     }
     if (type == LS_Q8_0 || type == LS_Q4_0 || type == LS_Q5_0) {
         const int bytes = type == LS_Q8_0 ? 34 : type == LS_Q4_0 ? 18 : 22;
-        /* the 16 f16 scales in lane order T, by plain 16-bit loads packed four to a qword:
-         * a vpgatherdd here (microcoded on Zen 4) cost a quarter of the group's time */
-        uint64_t d4[4];
-        _Pragma("GCC unroll 4")
-        for (int i = 0; i < 4; i++) {
-            uint64_t v = 0;
-            _Pragma("GCC unroll 4")
-            for (int e = 0; e < 4; e++)
-                if (!tail || lane_unit[4 * i + e] < count)
-                    v |= (uint64_t)ls_read_u16(w + lane_unit[4 * i + e] * bytes) << (16 * e);
-            d4[i] = v;
-        }
-        __m512 scale = _mm512_cvtph_ps(_mm256_setr_epi64x((long long)d4[0], (long long)d4[1],
-                                                          (long long)d4[2], (long long)d4[3]));
+        __m512 scale = block_scales(w, bytes, lane_unit, tail ? count : 16); /* in lane order T */
         _Pragma("GCC unroll 8")
         for (int k = 0; k < 8; k++) {
             if (tail && 2 * k >= count) { /* no block in this pair: its partials are 0 */
@@ -560,7 +528,7 @@ INLINE void rows_natural(ls_dtype type, const uint8_t *weights, size_t row_bytes
         __m512 acc = _mm512_setzero_ps();
         for (int64_t g = 0; g < full; g++) acc = natural_group(type, row + g * group_bytes, x, g, 16, acc, 0);
         if (rest) acc = natural_group(type, row + full * group_bytes, x, full, rest, acc, 1);
-        out[r] = lanes_tree(_mm512_permutexvar_ps(to_canonical, acc));
+        out[r] = ls_lanes_tree512(_mm512_permutexvar_ps(to_canonical, acc));
     }
 }
 

@@ -13,16 +13,9 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define INLINE static inline __attribute__((always_inline))
+#include "base/avx512_inline.h"
 
-/* The canonical tree of matmul_kernels.h on a register. */
-INLINE float lanes_tree(__m512 v) {
-    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
-    return _mm_cvtss_f32(s1);
-}
+#define INLINE static inline __attribute__((always_inline))
 
 /* acc += the 16 (or c) block values of one group. w: the packed group; a: the activation's
  * group (q @0, d @512, sum @576). full: c == 16 (plain loads), else masked loads. */
@@ -114,7 +107,7 @@ INLINE void rows_packed(ls_dtype type, const uint8_t *packed, size_t row_bytes, 
             acc = group_step(type, row + g * 16 * block_bytes, act + g * LS_ACT_GROUP_BYTES, 16, 1, acc);
         if (rest)
             acc = group_step(type, row + full * 16 * block_bytes, act + full * LS_ACT_GROUP_BYTES, rest, 0, acc);
-        out[r] = lanes_tree(acc);
+        out[r] = ls_lanes_tree512(acc);
     }
 }
 

@@ -17,27 +17,9 @@
 
 #include <immintrin.h>
 
-#define INLINE static inline __attribute__((always_inline))
+#include "base/avx512_inline.h"
 
-/* Input v[m] = [unit r | unit r + 4] (8 dwords each), r = m < 4 ? m : m + 4; output w[k]
- * lane u = dword k of unit u. (The same transpose as matmul_avx512.c's.) */
-INLINE void transpose(const __m512i v[8], __m512i w[8]) {
-    __m512i t[8], u[8];
-    for (int i = 0; i < 8; i += 4) {
-        t[i + 0] = _mm512_unpacklo_epi32(v[i + 0], v[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(v[i + 0], v[i + 1]);
-        t[i + 2] = _mm512_unpacklo_epi32(v[i + 2], v[i + 3]);
-        t[i + 3] = _mm512_unpackhi_epi32(v[i + 2], v[i + 3]);
-        u[i + 0] = _mm512_unpacklo_epi64(t[i + 0], t[i + 2]);
-        u[i + 1] = _mm512_unpackhi_epi64(t[i + 0], t[i + 2]);
-        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    for (int k = 0; k < 4; k++) {
-        w[k] = _mm512_shuffle_i32x4(u[k], u[k + 4], _MM_SHUFFLE(2, 0, 2, 0));
-        w[k + 4] = _mm512_shuffle_i32x4(u[k], u[k + 4], _MM_SHUFFLE(3, 1, 3, 1));
-    }
-}
+#define INLINE static inline __attribute__((always_inline))
 
 /* 16 quants of x * id, as int32: NaN -> 0, clamp to +-127, round to nearest even. */
 INLINE __m512i quantize16(__m512 x, __m512 id) {
@@ -97,7 +79,7 @@ void ls_quantize_activation_row_avx512(const float *x, void *out, int64_t n) {
             int r = m < 4 ? m : m + 4;
             v[m] = _mm512_inserti64x4(_mm512_castsi256_si512(unit[r]), unit[r + 4], 1);
         }
-        transpose(v, w);
+        ls_transpose16x8(v, w);
         for (int k = 0; k < 8; k++) _mm512_storeu_si512(group + 64 * k, w[k]);
         _mm512_storeu_ps(group + LS_ACT_OFFSET_SCALE, d);
         _mm512_storeu_si512(group + LS_ACT_OFFSET_SUM, _mm512_loadu_si512(sum));

@@ -4,18 +4,11 @@
 
 #include <immintrin.h>
 
+#include "base/avx512_inline.h"
 #include "base/fmath.h"
 
 static inline __mmask16 tail_mask(int64_t left) {
     return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-}
-
-static inline float fold16(__m512 acc) { /* l[i] + l[i + 8], + 4, + 2, + 1 */
-    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
-    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
-    return _mm_cvtss_f32(s1);
 }
 
 float ls_lane_dot_avx512(const float *a, const float *b, int64_t n) {
@@ -32,7 +25,7 @@ float ls_lane_dot_avx512(const float *a, const float *b, int64_t n) {
         __m512 y = b ? _mm512_maskz_loadu_ps(m, b + i) : x;
         acc = _mm512_mask_add_ps(acc, m, acc, _mm512_mul_ps(x, y));
     }
-    return fold16(acc);
+    return ls_lanes_tree512(acc);
 }
 
 /* width elements (up to 256) of o over all keys; chunks = ceil(width / 16) is a constant in
@@ -114,8 +107,8 @@ void ls_lane_dot2_avx512(const float *q0, const float *q1, const float *k, int64
         a0 = _mm512_mask_add_ps(a0, m, a0, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, q0 + i), y));
         a1 = _mm512_mask_add_ps(a1, m, a1, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, q1 + i), y));
     }
-    out[0] = fold16(a0);
-    out[1] = fold16(a1);
+    out[0] = ls_lanes_tree512(a0);
+    out[1] = ls_lanes_tree512(a1);
 }
 
 void ls_scale_mul_avx512(float *y, const float *x, float scale, const float *w, int64_t n) {

@@ -1,0 +1,39 @@
+/* avx512_inline.h — register-level pieces the AVX-512 files share. Include it only from
+ * files built with the AVX-512 flags (the *_avx512.c files). */
+#ifndef LS_BASE_AVX512_INLINE_H
+#define LS_BASE_AVX512_INLINE_H
+
+#include <immintrin.h>
+
+/* The canonical end of every lane sum: 16 lanes folded l[i] + l[i + 8], then + 4, + 2, + 1
+ * (ls_lanes_tree in quant/matmul_kernels.h is the scalar reference). */
+static inline __attribute__((always_inline)) float ls_lanes_tree512(__m512 v) {
+    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
+    return _mm_cvtss_f32(s1);
+}
+
+/* The 16 x 8 dword transpose of a group of blocks. Input v[m] = [unit r | unit r + 4] (8
+ * dwords each), r = m < 4 ? m : m + 4; output w[k] lane u = dword k of unit u. In-lane
+ * unpacks, then 128-bit shuffles. */
+static inline __attribute__((always_inline)) void ls_transpose16x8(const __m512i v[8], __m512i w[8]) {
+    __m512i t[8], u[8];
+    for (int i = 0; i < 8; i += 4) {
+        t[i + 0] = _mm512_unpacklo_epi32(v[i + 0], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(v[i + 0], v[i + 1]);
+        t[i + 2] = _mm512_unpacklo_epi32(v[i + 2], v[i + 3]);
+        t[i + 3] = _mm512_unpackhi_epi32(v[i + 2], v[i + 3]);
+        u[i + 0] = _mm512_unpacklo_epi64(t[i + 0], t[i + 2]); /* dwords 0, 4 of 4 units */
+        u[i + 1] = _mm512_unpackhi_epi64(t[i + 0], t[i + 2]); /* 1, 5 */
+        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]); /* 2, 6 */
+        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]); /* 3, 7 */
+    }
+    for (int k = 0; k < 4; k++) {
+        w[k] = _mm512_shuffle_i32x4(u[k], u[k + 4], _MM_SHUFFLE(2, 0, 2, 0));
+        w[k + 4] = _mm512_shuffle_i32x4(u[k], u[k + 4], _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
+
+#endif
