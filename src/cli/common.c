@@ -205,3 +205,12 @@ void cli_engine_close(cli_engine *e) {
     ls_model_close(&e->model);
     memset(e, 0, sizeof *e);
 }
+
+int cli_machine_load(const char *command, const char *path, ls_machine *machine) {
+    char err[LS_ERROR_SIZE];
+    if (ls_machine_load(machine, path ? path : ls_machine_path(), !path, err)) {
+        cli_error(command, "%s", err);
+        return EXIT_BAD_INPUT;
+    }
+    return 0;
+}

@@ -47,12 +47,8 @@ int cmd_compile(int argc, char **argv) {
         }
         if (r < 0) return EXIT_BAD_INPUT;
     }
-    char err[LS_ERROR_SIZE];
     ls_machine machine;
-    if (ls_machine_load(&machine, machine_path ? machine_path : ls_machine_path(), !machine_path, err)) {
-        cli_error(cmd, "%s", err);
-        return EXIT_BAD_INPUT;
-    }
+    if (cli_machine_load(cmd, machine_path, &machine)) return EXIT_BAD_INPUT;
     cli_engine engine;
     int rc = cli_engine_load(&engine, cmd, &ep);
     if (rc || (rc = cli_engine_compile(&engine, cmd, &ep))) return rc;
