@@ -60,19 +60,18 @@ static double cpu_ms(void) {
 
 /* Each step alone, on this thread, every tile in turn: the fastest of `repeats` runs per
  * step, summed per kernel (ms), for one call of n_rows at position. The exec is our own
- * (arena, KV cache, a zero RoPE table, scratch), so the runtime's state is untouched. */
-static int profile_steps(const ls_program *p, const ls_machine *m, const int32_t *tokens,
-                         int64_t n_rows, int64_t position, int64_t repeats, const char *label) {
+ * (arena, KV cache, a zero RoPE table, scratch; the packed weights given), so the runtime's
+ * state is untouched. */
+static int profile_steps(const ls_program *p, const ls_machine *m, const ls_packed_weights *packed,
+                         const int32_t *tokens, int64_t n_rows, int64_t position, int64_t repeats,
+                         const char *label) {
     const ls_graph *g = &p->graph;
     size_t kv = (size_t)g->n_layers_kv * 2 * (size_t)p->context * (size_t)g->kv_width;
     int32_t rope_dim = 0;
     for (int32_t i = 0; i < g->n_rope; i++) rope_dim = g->rope[i].dim > rope_dim ? g->rope[i].dim : rope_dim;
     size_t rope = (size_t)(g->n_rope > 0 ? g->n_rope : 1) * (size_t)p->context * (size_t)rope_dim;
     size_t scratch = ls_exec_scratch_floats(p);
-    ls_exec e = {.program = p, .n_rows = n_rows};
-    ls_packed_weights packed;
-    if (ls_packed_weights_create(&packed, p, NULL)) return -1;
-    e.packed = packed.by_node;
+    ls_exec e = {.program = p, .n_rows = n_rows, .packed = packed->by_node};
     int32_t *positions = calloc((size_t)n_rows, sizeof *positions);
     int32_t *sequences = calloc((size_t)n_rows, sizeof *sequences); /* all sequence 0 */
     for (int64_t i = 0; positions && i < n_rows; i++) positions[i] = (int32_t)(position + i);
@@ -123,7 +122,6 @@ static int profile_steps(const ls_program *p, const ls_machine *m, const int32_t
     printf("  %-10s %4d steps: predicted %9.3f ms, measured %9.3f ms (%.2f)\n", "all", p->n_steps,
            total_p, total_m, total_m / total_p);
 done:
-    ls_packed_weights_free(&packed);
     free(positions);
     free(sequences);
     free(e.arena);
@@ -259,12 +257,15 @@ int cmd_bench(int argc, char **argv) {
            (long long)n_prefill, predicted_prefill / (double)n_prefill,
            best_prefill / (double)n_prefill, best_prefill / predicted_prefill,
            predicted_prefill, best_prefill, median_prefill);
-    if (steps && (profile_steps(p, &machine, tokens, 1, n_prompt, repeats, "decode call") ||
-                  profile_steps(p, &machine, tokens, p->max_rows < n_prefill ? p->max_rows : n_prefill,
+    ls_packed_weights packed = {0};
+    if (steps && (ls_packed_weights_create(&packed, p, NULL) ||
+                  profile_steps(p, &machine, &packed, tokens, 1, n_prompt, repeats, "decode call") ||
+                  profile_steps(p, &machine, &packed, tokens, p->max_rows < n_prefill ? p->max_rows : n_prefill,
                                 0, repeats, "prefill call"))) {
         cli_error(cmd, "out of memory");
         rc = 1;
     }
+    ls_packed_weights_free(&packed);
     free(tokens);
     free(decode_ms);
     free(prefill_ms);
