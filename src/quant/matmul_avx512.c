@@ -66,6 +66,59 @@ INLINE __m512 block_scales(const uint8_t *w, int bytes, const int32_t order[16],
     return _mm512_cvtph_ps(_mm256_setr_epi64x((long long)d4[0], (long long)d4[1], (long long)d4[2], (long long)d4[3]));
 }
 
+/* Q4_K/Q5_K: the 16 sub-block scales d * sc and minimums dmin * m of one group from the
+ * 16-byte super-block headers h0 and h1 (f16 d, f16 dmin, 12 bytes of 6-bit values; h1 is
+ * not read unless two), lane i taking sub-block order[i] (0..7 of h0, 8..15 of h1). */
+INLINE void k_scales(const uint8_t *h0, const uint8_t *h1, int two, __m128i order, __m512 *scale,
+                     __m512 *min) {
+    /* [d0, dmin0, d1, dmin1] by one conversion, then each spread over its eight lanes */
+    __m128 dm = _mm_cvtph_ps(_mm_setr_epi32((int)read_u32(h0), two ? (int)read_u32(h1) : 0, 0, 0));
+    __m512 dvec = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2),
+                                        _mm512_castps128_ps512(dm));
+    __m512 mvec = _mm512_permutexvar_ps(_mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3),
+                                        _mm512_castps128_ps512(dm));
+    /* ls_k_scale_min for 8 sub-blocks of each header at once (a 128-bit lane per header):
+     * byte j of the result is scale j, byte 8 + j minimum j; with q the 12 bytes at 4:
+     *   j < 4: scale q[j] & 63, min q[j+4] & 63
+     *   j >= 4: scale (q[j+4] & 15) | (q[j-4] >> 6) << 4, min (q[j+4] >> 4) | (q[j] >> 6) << 4 */
+    __m256i H = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)h0)),
+                                        two ? _mm_loadu_si128((const __m128i *)h1) : _mm_setzero_si128(), 1);
+    const __m256i low_at = _mm256_broadcastsi128_si256(_mm_setr_epi8(4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m256i high_at = _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 0, 0, 0, 4, 5, 6, 7, 0, 0, 0, 0, 8, 9, 10, 11));
+    const __m256i low_mask = _mm256_broadcastsi128_si256(_mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15));
+    const __m256i high_mask = _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 0, 0, 0, 48, 48, 48, 48, 0, 0, 0, 0, 48, 48, 48, 48));
+    __m256i lo = _mm256_shuffle_epi8(H, low_at);
+    lo = _mm256_mask_srli_epi16(lo, 0xC0C0, lo, 4); /* bytes 12-15 (minimums j >= 4): high nibble */
+    lo = _mm256_and_si256(lo, low_mask);
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(_mm256_shuffle_epi8(H, high_at), 2), high_mask);
+    /* [scales 0 | mins 0 | scales 1 | mins 1] (8 bytes each) -> [scales 0, 1 | mins 0, 1] */
+    __m256i sm = _mm256_permute4x64_epi64(_mm256_or_si256(lo, hi), _MM_SHUFFLE(3, 1, 2, 0));
+    sm = _mm256_shuffle_epi8(sm, _mm256_broadcastsi128_si256(order));
+    __m128i scb = _mm256_castsi256_si128(sm), mnb = _mm256_extracti128_si256(sm, 1);
+    *scale = _mm512_mul_ps(dvec, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(scb)));
+    *min = _mm512_mul_ps(mvec, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mnb)));
+}
+
+/* The f16 at a in lanes 0-7 and the one at b (0 unless two) in lanes 8-15, as floats. */
+INLINE __m512 f16_halves(const uint8_t *a, const uint8_t *b, int two) {
+    __m128 v = _mm_cvtph_ps(_mm_cvtsi32_si128(ls_read_u16(a) | (two ? ls_read_u16(b) << 16 : 0)));
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                                 _mm512_castps128_ps512(v));
+}
+
+/* Q6_K in the file's layout: the scales d of super-blocks b0 and b1 (b1 not read unless two)
+ * over their 8 lanes each, and the int8 scales of the 16 sub-blocks' two halves, lane i
+ * taking sub-block order[i] (order: 16 bytes, order[i] and order[i + 8] the indices, within a
+ * super-block's 16 scales, of lane i's lo and hi scale, the same for both super-blocks). */
+INLINE void q6k_scales(const uint8_t *b0, const uint8_t *b1, int two, __m128i order, __m512 *d,
+                       __m512i *lo, __m512i *hi) {
+    *d = f16_halves(b0 + 208, b1 + 208, two);
+    __m128i a = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(b0 + 192)), order);
+    __m128i b = two ? _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(b1 + 192)), order) : _mm_setzero_si128();
+    *lo = _mm512_cvtepi8_epi32(_mm_unpacklo_epi64(a, b));
+    *hi = _mm512_cvtepi8_epi32(_mm_unpackhi_epi64(a, b));
+}
+
 /* Unpacks one group (blocks < 16 of them present; K-quants: 8 or 16) starting at w. */
 INLINE void unpack(ls_dtype type, const uint8_t *w, int blocks, group *g) {
     const __m512i nib = _mm512_set1_epi8(0x0F);
@@ -114,31 +167,15 @@ INLINE void unpack(ls_dtype type, const uint8_t *w, int blocks, group *g) {
     /* K-quants: units 0-7 = sub-blocks of super-block 0, 8-15 of super-block 1 */
     const int bytes = type == LS_Q4_K ? 144 : type == LS_Q5_K ? 176 : 210;
     const int supers = blocks / 8;
-    float scale[16] = {0}, min[16] = {0};
-    int32_t scale_lo[16] = {0}, scale_hi[16] = {0};
-    for (int s = 0; s < supers; s++) {
-        const uint8_t *b = w + s * bytes;
-        if (type == LS_Q6_K) {
-            float d = ls_f16_to_f32(ls_read_u16(b + 208));
-            for (int j = 0; j < 8; j++) {
-                scale[8 * s + j] = d;
-                scale_lo[8 * s + j] = (int8_t)b[192 + 2 * j];
-                scale_hi[8 * s + j] = (int8_t)b[193 + 2 * j];
-            }
-        } else {
-            float d = ls_f16_to_f32(ls_read_u16(b)), dmin = ls_f16_to_f32(ls_read_u16(b + 2));
-            for (int j = 0; j < 8; j++) {
-                int sc, m;
-                ls_k_scale_min(b + 4, j, &sc, &m);
-                scale[8 * s + j] = d * (float)sc;
-                min[8 * s + j] = dmin * (float)m;
-            }
-        }
+    if (type == LS_Q6_K) {
+        g->min = _mm512_setzero_ps();
+        q6k_scales(w, w + bytes, supers == 2, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15),
+                   &g->scale, &g->scale_lo, &g->scale_hi);
+    } else {
+        g->scale_lo = g->scale_hi = _mm512_setzero_si512();
+        k_scales(w, w + bytes, supers == 2, _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                 &g->scale, &g->min);
     }
-    g->scale = _mm512_loadu_ps(scale);
-    g->min = _mm512_loadu_ps(min);
-    g->scale_lo = _mm512_loadu_si512(scale_lo);
-    g->scale_hi = _mm512_loadu_si512(scale_hi);
     _Pragma("GCC unroll 8")
     for (int m = 0; m < 8; m++) {
         /* units r = 8s + j and r + 4, j = m % 4 */
@@ -171,23 +208,24 @@ INLINE void unpack(ls_dtype type, const uint8_t *w, int blocks, group *g) {
 }
 
 /* The same group from the packed layout (packed.c): the chunks are already W[k], so plain
- * (masked, for a short last group) loads and the nibble and fifth-bit work, no transpose. */
+ * (masked, for a short last group) loads and the nibble, fifth-bit and Q6_K high-bit work,
+ * no transpose. */
 INLINE void unpack_packed(ls_dtype type, const uint8_t *w, int blocks, group *g) {
     const int full = blocks == 16;
     const __mmask64 bytes = full ? ~(__mmask64)0 : (((__mmask64)1 << (4 * blocks)) - 1);
-#define CHUNK(k) (full ? _mm512_loadu_si512(w + 64 * (k)) : _mm512_maskz_loadu_epi8(bytes, w + 4 * blocks * (k)))
+#define CHUNK(at, k) (full ? _mm512_loadu_si512((at) + 64 * (k)) : _mm512_maskz_loadu_epi8(bytes, (at) + 4 * blocks * (k)))
     if (type == LS_Q8_0) {
         _Pragma("GCC unroll 8")
-        for (int k = 0; k < 8; k++) g->w[k] = CHUNK(k);
+        for (int k = 0; k < 8; k++) g->w[k] = CHUNK(w, k);
     } else {
         const __m512i nib = _mm512_set1_epi8(0x0F);
         _Pragma("GCC unroll 4")
         for (int m = 0; m < 4; m++) {
-            __m512i v = CHUNK(m);
+            __m512i v = CHUNK(w, m);
             g->w[m] = _mm512_and_si512(v, nib);
             g->w[m + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
         }
-        if (type == LS_Q5_0) { /* chunk k's fifth bits: 4 * blocks bits from bit 4 * blocks * k */
+        if (type == LS_Q5_0 || type == LS_Q5_K) { /* chunk k's fifth bits: 4 * blocks bits from bit 4 * blocks * k */
             uint8_t h[64 + 8] __attribute__((aligned(64)));
             _mm512_store_si512(h, _mm512_maskz_loadu_epi8(bytes, w + 16 * blocks)); /* 4 * blocks bytes */
             memset(h + 64, 0, 8);
@@ -200,10 +238,35 @@ INLINE void unpack_packed(ls_dtype type, const uint8_t *w, int blocks, group *g)
                 g->w[k] = _mm512_mask_add_epi8(g->w[k], (__mmask64)bits, g->w[k], _mm512_set1_epi8(16));
             }
         }
+        if (type == LS_Q6_K) { /* W[k] |= bits 2i, 2i+1 of chunk p (k = p + 2i) at bit 4 */
+            const uint8_t *h = w + 16 * blocks;
+            const __m512i high = _mm512_set1_epi8(0x30);
+            __m512i h0 = CHUNK(h, 0), h1 = CHUNK(h, 1);
+            _Pragma("GCC unroll 8")
+            for (int k = 0; k < 8; k++) {
+                __m512i v = k & 1 ? h1 : h0;
+                int i = k >> 1;
+                v = i == 0 ? _mm512_slli_epi16(v, 4) : i == 1 ? _mm512_slli_epi16(v, 2) : i == 2 ? v : _mm512_srli_epi16(v, 2);
+                g->w[k] = _mm512_or_si512(g->w[k], _mm512_and_si512(v, high));
+            }
+        }
     }
 #undef CHUNK
+    if (type == LS_Q4_K || type == LS_Q5_K) {
+        const uint8_t *h = w + (type == LS_Q4_K ? 16 : 20) * blocks;
+        k_scales(h, h + 16, full, _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                 &g->scale, &g->min);
+        return;
+    }
+    const __mmask16 lanes = (__mmask16)((1u << blocks) - 1);
+    if (type == LS_Q6_K) {
+        g->scale = f16_halves(w + 26 * blocks, w + 26 * blocks + 2, full);
+        g->scale_lo = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(lanes, w + 24 * blocks));
+        g->scale_hi = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(lanes, w + 25 * blocks));
+        return;
+    }
     const uint8_t *scales = w + (type == LS_Q8_0 ? 32 : type == LS_Q4_0 ? 16 : 20) * blocks;
-    g->scale = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)((1u << blocks) - 1), scales));
+    g->scale = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(lanes, scales));
 }
 
 /* acc lanes += partial(block) for the 16 blocks of one group and one token. */
@@ -423,45 +486,17 @@ INLINE __m512 natural_group(ls_dtype type, const uint8_t *w, const natural *x, i
     }
     const int bytes = type == LS_Q4_K ? 144 : type == LS_Q5_K ? 176 : 210;
     const int supers = count / 8;
-    __m512 dvec, mvec = _mm512_setzero_ps();
     __m512i sc_lo = _mm512_setzero_si512(), sc_hi = _mm512_setzero_si512();
     __m512 scale, min = _mm512_setzero_ps();
     {
         const uint8_t *s0 = w, *s1 = w + bytes;
         int two = supers == 2;
         if (type == LS_Q6_K) {
-            float d0 = ls_f16_to_f32(ls_read_u16(s0 + 208)), d1 = two ? ls_f16_to_f32(ls_read_u16(s1 + 208)) : 0.0f;
-            dvec = _mm512_mask_mov_ps(_mm512_set1_ps(d0), 0xFF00, _mm512_set1_ps(d1));
-            /* 16 int8 scales per super-block: unit c takes 2c (lo) and 2c + 1 (hi) */
-            __m128i a = _mm_loadu_si128((const __m128i *)(s0 + 192));
-            __m128i b = two ? _mm_loadu_si128((const __m128i *)(s1 + 192)) : _mm_setzero_si128();
-            const __m128i order = _mm_setr_epi8(0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15);
-            a = _mm_shuffle_epi8(a, order); /* [lo in lane order T (8), hi (8)] */
-            b = _mm_shuffle_epi8(b, order);
-            sc_lo = _mm512_cvtepi8_epi32(_mm_unpacklo_epi64(a, b));
-            sc_hi = _mm512_cvtepi8_epi32(_mm_unpackhi_epi64(a, b));
-            scale = dvec;
+            /* unit c takes scales 2c (lo) and 2c + 1 (hi), in lane order T */
+            q6k_scales(s0, s1, two, _mm_setr_epi8(0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15), &scale,
+                       &sc_lo, &sc_hi);
         } else {
-            float d0 = ls_f16_to_f32(ls_read_u16(s0)), m0 = ls_f16_to_f32(ls_read_u16(s0 + 2));
-            float d1 = two ? ls_f16_to_f32(ls_read_u16(s1)) : 0.0f;
-            float m1 = two ? ls_f16_to_f32(ls_read_u16(s1 + 2)) : 0.0f;
-            dvec = _mm512_mask_mov_ps(_mm512_set1_ps(d0), 0xFF00, _mm512_set1_ps(d1));
-            mvec = _mm512_mask_mov_ps(_mm512_set1_ps(m0), 0xFF00, _mm512_set1_ps(m1));
-            uint64_t sc[2] = {0, 0}, mn[2] = {0, 0};
-            for (int s = 0; s < supers; s++) {
-                const uint8_t *q = (s ? s1 : s0) + 4;
-                uint32_t A = read_u32(q), B = read_u32(q + 4), C = read_u32(q + 8);
-                uint32_t sc_lo4 = A & 0x3F3F3F3Fu, mn_lo4 = B & 0x3F3F3F3Fu;
-                uint32_t sc_hi4 = (C & 0x0F0F0F0Fu) | ((A >> 2) & 0x30303030u);
-                uint32_t mn_hi4 = ((C >> 4) & 0x0F0F0F0Fu) | ((B >> 2) & 0x30303030u);
-                sc[s] = sc_lo4 | (uint64_t)sc_hi4 << 32;
-                mn[s] = mn_lo4 | (uint64_t)mn_hi4 << 32;
-            }
-            const __m128i order = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
-            __m128i scb = _mm_shuffle_epi8(_mm_set_epi64x((long long)sc[1], (long long)sc[0]), order);
-            __m128i mnb = _mm_shuffle_epi8(_mm_set_epi64x((long long)mn[1], (long long)mn[0]), order);
-            scale = _mm512_mul_ps(dvec, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(scb)));
-            min = _mm512_mul_ps(mvec, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mnb)));
+            k_scales(s0, s1, two, _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15), &scale, &min);
         }
     }
     _Pragma("GCC unroll 8")
@@ -564,7 +599,7 @@ static void matmul_natural(ls_dtype type, const uint8_t *w, size_t row_bytes, in
  * next: the block is read from memory once and then served from L2 to every chunk of 8
  * tokens (token chunks outermost read the whole matrix once per 8 tokens, which made
  * prefill memory-bound: a Q8_0 group of 544 bytes per 64 vpdpbusd). packed: the weights
- * are in packed.c's layout (Q4_0, Q5_0, Q8_0 only). */
+ * are in packed.c's layout (quantized types only). */
 INLINE void matmul_blocks(ls_dtype weight_type, const int packed, const uint8_t *w, size_t row_bytes,
                           int64_t n_in, int64_t row_first, int64_t row_end, const void *activations,
                           size_t act_bytes, int64_t n_tokens, float *out, int64_t out_stride) {
@@ -581,9 +616,9 @@ INLINE void matmul_blocks(ls_dtype weight_type, const int packed, const uint8_t 
             case LS_Q4_0: DISPATCH_NT(rows_quantized, LS_Q4_0); break;
             case LS_Q5_0: DISPATCH_NT(rows_quantized, LS_Q5_0); break;
             case LS_Q8_0: DISPATCH_NT(rows_quantized, LS_Q8_0); break;
-            case LS_Q4_K: if (!packed) DISPATCH_NT(rows_quantized, LS_Q4_K); break;
-            case LS_Q5_K: if (!packed) DISPATCH_NT(rows_quantized, LS_Q5_K); break;
-            case LS_Q6_K: if (!packed) DISPATCH_NT(rows_quantized, LS_Q6_K); break;
+            case LS_Q4_K: DISPATCH_NT(rows_quantized, LS_Q4_K); break;
+            case LS_Q5_K: DISPATCH_NT(rows_quantized, LS_Q5_K); break;
+            case LS_Q6_K: DISPATCH_NT(rows_quantized, LS_Q6_K); break;
             case LS_F32: if (!packed) DISPATCH_NT(rows_float, LS_F32); break;
             case LS_F16: if (!packed) DISPATCH_NT(rows_float, LS_F16); break;
             case LS_BF16: if (!packed) DISPATCH_NT(rows_float, LS_BF16); break;

@@ -403,20 +403,23 @@ static void test_matmul_row_blocks(void) {
  * path, for 1, 3 and 19 tokens, rows with and without a partial last group, whole and in
  * thread-like row ranges. Skipped (and said so) on a CPU without AVX-512. */
 static void test_matmul_packed(void) {
-    static const ls_dtype types[] = {LS_Q8_0, LS_Q4_0, LS_Q5_0};
-    static const int64_t sizes[] = {32, 96, 160, 512, 640, 1056, 2048}, token_counts[] = {1, 3, 19};
+    static const ls_dtype types[] = {LS_Q8_0, LS_Q4_0, LS_Q5_0, LS_Q4_K, LS_Q5_K, LS_Q6_K};
+    /* K-quants take the multiples of 256: 256 and 768 end in half a group, 2304 too */
+    static const int64_t sizes[] = {32, 96, 160, 256, 512, 640, 768, 1056, 2048, 2304},
+                         token_counts[] = {1, 3, 19};
     if (ls_isa_select(LS_ISA_AVX512) != 0) {
         printf("# packed matmul: this CPU has no AVX-512, nothing to check\n");
         return;
     }
-    for (int ti = 0; ti < 3; ti++) {
+    for (int ti = 0; ti < (int)(sizeof types / sizeof types[0]); ti++) {
         ls_dtype type = types[ti];
         const ls_dtype_info *info = ls_dtype_find(type);
         int ok = 1, supported = 1;
-        for (int si = 0; si < 7; si++)
+        for (int si = 0; si < (int)(sizeof sizes / sizeof sizes[0]); si++)
             for (int ki = 0; ki < 3; ki++) {
                 const int64_t n = sizes[si], rows = 37, tokens = token_counts[ki];
-                size_t row_bytes = (size_t)(n / 32) * info->block_bytes;
+                if (n % info->block_elements) continue;
+                size_t row_bytes = (size_t)(n / info->block_elements) * info->block_bytes;
                 size_t act_bytes = ls_activation_row_bytes(type, n);
                 uint8_t *w = malloc(row_bytes * rows), *packed = malloc(row_bytes * rows);
                 uint8_t *act = malloc(act_bytes * tokens);
@@ -441,7 +444,7 @@ static void test_matmul_packed(void) {
         char name[128];
         snprintf(name, sizeof name, "packed matmul %s: AVX-512 packs it", info->name);
         CHECK(supported, name, "%s", "ls_packed_supported is false");
-        snprintf(name, sizeof name, "packed matmul %s: n_in 32..2048, 1/3/19 tokens, row ranges = scalar bits", info->name);
+        snprintf(name, sizeof name, "packed matmul %s: n_in 32..2304, 1/3/19 tokens, row ranges = scalar bits", info->name);
         CHECK(ok, name, "%s", "outputs differ");
     }
     ls_isa_select(LS_ISA_SCALAR);
