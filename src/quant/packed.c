@@ -89,7 +89,7 @@ static void pack_group(ls_dtype type, const uint8_t *src, int c, uint8_t *dst) {
         for (int j = 0; j < c; j++) memcpy(dst + 32 * c + 2 * j, src + j * 34, 2);
         return;
     }
-    uint8_t q[512]; /* block j's unsigned quants at 32 j */
+    uint8_t q[512] = {0}; /* block j's unsigned quants at 32 j */
     for (int j = 0; j < c; j++) {
         const uint8_t *b = src + j * bytes, *qs = b + (type == LS_Q4_0 ? 2 : 6);
         uint32_t qh = type == LS_Q5_0 ? (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16 |

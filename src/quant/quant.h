@@ -67,7 +67,7 @@ void ls_matmul(ls_dtype weight_type, const void *weights, int64_t n_in,
 
 /* Packed weights (packed.c): a copy of a matrix in the layout of the AVX-512 kernels'
  * inner loop, the same size as the original. ls_packed_supported: whether the current code
- * path has packed kernels for the type (Q8_0, Q4_0, Q5_0 on AVX-512). ls_pack_rows fills
+ * path has packed kernels for the type (the quantized types on AVX-512). ls_pack_rows fills
  * rows [row_first, row_end) of packed (row r at r * the original row size) from weights.
  * ls_matmul_packed is ls_matmul on packed rows, with the same arguments and bits. */
 bool ls_packed_supported(ls_dtype type);
