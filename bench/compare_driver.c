@@ -10,7 +10,9 @@
  *       and prints one line: "prefill_ms X ttft_ms Y decode_ms Z".
  *   compare_driver --bandwidth MIB THREADS
  *       reads a MIB MiB buffer with THREADS threads (each its contiguous half, 64-byte
- *       vector loads), best of 20 passes after a warm-up; prints "bandwidth_gbs X".
+ *       vector loads), best of 20 passes after a warm-up; prints "bandwidth_gbs X". The
+ *       buffer is in the pages lockstep's packed weights take (ls_alloc_huge: 2 MiB where
+ *       the system offers them), so the roofline's bandwidth is the best those pages give.
  *
  * Token ids are fixed (i * 7919 + 13 mod n_vocab), so both engines see the same kind of
  * input; only the timings matter here (tests/ check the numbers). */
@@ -25,6 +27,7 @@
 #include "compile/program.h"
 #include "graph/model.h"
 #include "quant/quant.h"
+#include "run/packed_weights.h"
 #include "run/runtime.h"
 #include "text/sample.h"
 
@@ -56,7 +59,7 @@ __attribute__((target("avx512f"))) static void *read_all(void *arg) {
 
 static int bandwidth(size_t mib, int threads) {
     size_t bytes = mib << 20;
-    uint8_t *buffer = aligned_alloc(4096, bytes);
+    uint8_t *buffer = ls_alloc_huge(bytes);
     if (!buffer || threads < 1 || threads > 64) return 1;
     memset(buffer, 1, bytes);
     size_t per = bytes / (size_t)threads / 256 * 256;

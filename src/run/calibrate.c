@@ -24,6 +24,7 @@
 
 #include "base/error.h"
 #include "quant/quant.h"
+#include "run/packed_weights.h"
 #include "run/runtime.h"
 
 #define REPEATS 7
@@ -748,8 +749,10 @@ int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err) {
     m->n_threads = max_threads;
     cpu_set_t saved;
     bool restore = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
-    void *memory = NULL; /* the largest working set, for the read sweep and the products */
-    if (posix_memalign(&memory, 4096, DRAM_BYTES)) return ls_fail(err, "cannot allocate %zu MiB", DRAM_BYTES >> 20);
+    /* the largest working set, for the read sweep and the products: in the pages the
+     * runtime's packed weights take */
+    void *memory = ls_alloc_huge(DRAM_BYTES);
+    if (!memory) return ls_fail(err, "cannot allocate %zu MiB", DRAM_BYTES >> 20);
     memset(memory, 0x11, DRAM_BYTES);
     int rc = measure_bandwidth(m, memory, log, err);
     if (!rc) rc = measure_matmul(m, log, err);

@@ -10,8 +10,19 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
+void *ls_alloc_huge(size_t bytes) {
+    void *memory = NULL;
+    bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    if (posix_memalign(&memory, HUGE_PAGE, bytes ? bytes : HUGE_PAGE)) return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(memory, bytes, MADV_HUGEPAGE);
+#endif
+    return memory;
+}
+
 static size_t matrix_bytes(const ls_weight *w) {
-    return (size_t)w->n_out * (size_t)(w->n_in / 32) * ls_dtype_find(w->type)->block_bytes;
+    const ls_dtype_info *info = ls_dtype_find(w->type);
+    return (size_t)w->n_out * (size_t)(w->n_in / info->block_elements) * info->block_bytes;
 }
 
 /* The node whose matrix w is packed with, or -1: the first matmul node with w. */
@@ -35,18 +46,11 @@ int ls_packed_weights_create(ls_packed_weights *pw, const ls_program *p, char *e
         if (packs(&g->nodes[i]) && first_user(g, g->nodes[i].weight, i) < 0)
             total += (matrix_bytes(g->nodes[i].weight) + 63) / 64 * 64;
     if (total == 0) return 0;
-    /* 2 MiB aligned and backed by huge pages where the kernel offers them (transparent huge
-     * pages in madvise mode): decode streams every byte once a token, and 4 KiB pages cost
-     * it a TLB walk every 4 KiB. Advice only: without it, the same bytes in small pages. */
-    total = (total + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    if (posix_memalign(&pw->memory, HUGE_PAGE, total)) {
-        pw->memory = NULL;
+    pw->memory = ls_alloc_huge(total);
+    if (!pw->memory) {
         ls_packed_weights_free(pw);
         return ls_fail(err, "cannot allocate %.1f MiB for packed weights", (double)total / (1 << 20));
     }
-#ifdef MADV_HUGEPAGE
-    (void)madvise(pw->memory, total, MADV_HUGEPAGE);
-#endif
     pw->bytes = total;
     size_t at = 0;
     for (int32_t i = 0; i < g->n_nodes; i++) {

@@ -22,4 +22,10 @@ typedef struct ls_packed_weights {
 int ls_packed_weights_create(ls_packed_weights *pw, const ls_program *p, char *err);
 void ls_packed_weights_free(ls_packed_weights *pw);
 
+/* bytes (rounded up to 2 MiB) aligned to 2 MiB, with the advice to back them by huge pages
+ * (transparent huge pages in madvise mode): a stream over them, like decode's once-a-token
+ * read of every weight, then walks the page tables once per 2 MiB instead of per 4 KiB.
+ * Advice only: without it, the same bytes in small pages. NULL if out of memory; free(). */
+void *ls_alloc_huge(size_t bytes);
+
 #endif
