@@ -351,7 +351,7 @@ static double probe_init(probe *pr, int rate, int thread, int head_dim) {
     size_t arena_bytes = 3 * (size_t)PROBE_ROWS * PROBE_WIDTH * 4 + 4096;
     size_t kv_bytes = 2 * (size_t)PROBE_CONTEXT * PROBE_KV_WIDTH * 4;
     size_t rope_bytes = (size_t)PROBE_CONTEXT * PROBE_HEAD_DIM * 4;
-    size_t scratch_bytes = (size_t)LS_MACHINE_THREADS * 2 * (PROBE_CONTEXT + PROBE_KV_WIDTH) * 4; /* ls_exec_scratch_floats */
+    size_t scratch_bytes = (size_t)LS_MACHINE_THREADS * LS_ATTENTION_QUERIES * PROBE_CONTEXT * 4; /* ls_exec_scratch_floats */
     size_t weight_bytes = (size_t)64 * PROBE_WIDTH * 2; /* Q8_0 table of 64 rows, or F32 vector */
     size_t total = arena_bytes + kv_bytes + rope_bytes + scratch_bytes + weight_bytes;
     if (posix_memalign(&pr->memory, 64, total)) return 0;

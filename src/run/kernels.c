@@ -52,8 +52,20 @@ void ls_glu_scalar(float *y, const float *gate, const float *up, int64_t n, int 
     for (int64_t i = 0; i < n; i++) y[i] = (gelu ? ls_gelu_tanh(gate[i]) : ls_silu(gate[i])) * up[i];
 }
 
-void ls_exp_shifted_scalar(float *y, const float *x, float shift, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = ls_expf(x[i] - shift);
+void ls_exp_shifted_scalar(float *y, const float *x, const float *shift, int p, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = ls_expf(x[i] - shift[i % p]);
+}
+
+void ls_scores_scalar(const float *const q[], int nq, const float *k, int64_t stride, int64_t keys,
+                      int64_t n, float scale, float *s, int p) {
+    for (int64_t j = 0; j < keys; j++)
+        for (int i = 0; i < nq; i++) s[j * p + i] = ls_lane_dot_scalar(q[i], k + j * stride, n) * scale;
+}
+
+void ls_attend_scalar(float *const o[], int nq, const float *w, int p, const float *v, int64_t stride,
+                      int64_t keys, int64_t n) {
+    for (int64_t j = 0; j < keys; j++)
+        for (int i = 0; i < nq; i++) ls_axpy_scalar(o[i], w[j * p + i], v + j * stride, n);
 }
 
 void ls_rope_head_scalar(float *y, const float *x, const float *angles, int64_t half, int interleaved) {
@@ -236,66 +248,100 @@ static void kv_store(const ls_exec *e, const ls_step *s, const ls_node *n, int t
     }
 }
 
-/* For each query head in the tile and each row: scores over the visible keys, softmax,
- * weighted sum of values. A row at position p sees keys [max(0, p - window + 1), p] of its
- * own sequence's cache, nothing of the other rows' sequences.
- * The softmax sum is taken in double, in key order. On the AVX-512 path two query heads of
- * one KV head go together (each key and value row loaded once for both); every head's
- * operations and their order stay those of one head alone. */
+/* One block of attention: query heads [h0, h0 + nh) of one KV head for rows [t0, t0 + nr)
+ * of one sequence at consecutive positions (nh * nr <= LS_ATTENTION_QUERIES; query i is
+ * row i / nh, head h0 + i % nh). A row at position p sees keys [max(0, p - window + 1), p]
+ * of its sequence's cache. Each query, alone, goes: scores over its keys; their max;
+ * exponentials of score - max; their sum in double, in key order; weights = exponential *
+ * (float)(1 / sum); o = 0, then o += weight * value row, keys in order. Together: scores
+ * are taken over the union of the rows' keys (the extra ones are never read), and the
+ * weighted sum runs over segments of keys that the same rows see, in key order, o staying
+ * in memory between segments. s: scratch of LS_ATTENTION_QUERIES * context floats. */
+static void attention_block(const ls_exec *e, const ls_node *n, const float *qbuf, float *out, int64_t h0,
+                            int nh, int64_t t0, int nr, float *s) {
+    const int64_t head_dim = n->p.attention.head_dim, window = n->p.attention.window;
+    const int64_t stride = e->program->graph.kv_width;
+    const int32_t sequence = e->sequences[t0], layer = n->p.attention.layer;
+    const int64_t kv_offset = (h0 / (n->p.attention.n_head / n->p.attention.n_head_kv)) * head_dim;
+    const bool vector = simd();
+    const int nq = nh * nr;
+    int p = 1;
+    while (p < nq) p *= 2;
+    int64_t lo[LS_ATTENTION_QUERIES], hi[LS_ATTENTION_QUERIES];
+    const float *q[LS_ATTENTION_QUERIES];
+    float *o[LS_ATTENTION_QUERIES];
+    float shift[16] = {0}, inv[16] = {0};
+    for (int i = 0; i < nq; i++) {
+        int r = i / nh;
+        hi[r] = e->positions[t0 + r];
+        lo[r] = window > 0 && hi[r] - window + 1 > 0 ? hi[r] - window + 1 : 0;
+        size_t at = (size_t)(t0 + r) * (size_t)n->width + (size_t)(h0 + i % nh) * (size_t)head_dim;
+        q[i] = qbuf + at;
+        o[i] = out + at;
+    }
+    const int64_t first = lo[0], keys = hi[nr - 1] - first + 1; /* lo and hi grow with r */
+    if (vector)
+        ls_scores_avx512(q, nq, kv_row(e, sequence, layer, 0, first) + kv_offset, stride, keys, head_dim,
+                         n->p.attention.scale, s, p);
+    else
+        ls_scores_scalar(q, nq, kv_row(e, sequence, layer, 0, first) + kv_offset, stride, keys, head_dim,
+                         n->p.attention.scale, s, p);
+    for (int i = 0; i < nq; i++) {
+        float max = -INFINITY;
+        for (int64_t j = lo[i / nh] - first; j <= hi[i / nh] - first; j++)
+            if (s[j * p + i] > max) max = s[j * p + i];
+        shift[i] = max;
+    }
+    if (vector) ls_exp_shifted_avx512(s, s, shift, p, keys * p);
+    else ls_exp_shifted_scalar(s, s, shift, p, keys * p);
+    for (int i = 0; i < nq; i++) {
+        double sum = 0;
+        for (int64_t j = lo[i / nh] - first; j <= hi[i / nh] - first; j++) sum += s[j * p + i];
+        inv[i] = (float)(1.0 / sum);
+    }
+    for (int64_t x = 0; x < keys * p; x++) s[x] = s[x] * inv[x % p];
+    for (int i = 0; i < nq; i++) memset(o[i], 0, (size_t)head_dim * sizeof(float));
+    /* segments [a, b): between consecutive bounds lo[r], hi[r] + 1 of the rows; the rows
+     * seeing all of one are a run ra..rb-1 (lo and hi grow with r) */
+    for (int64_t a = first; a <= hi[nr - 1];) {
+        int64_t b = hi[nr - 1] + 1;
+        for (int r = 0; r < nr; r++) {
+            if (lo[r] > a && lo[r] < b) b = lo[r];
+            if (hi[r] + 1 > a && hi[r] + 1 < b) b = hi[r] + 1;
+        }
+        int ra = 0, rb = nr;
+        while (ra < nr && hi[ra] < a) ra++;
+        while (rb > ra && lo[rb - 1] > a) rb--;
+        if (rb > ra) {
+            const float *w = s + (a - first) * p + ra * nh;
+            const float *v = kv_row(e, sequence, layer, 1, a) + kv_offset;
+            if (vector) ls_attend_avx512(o + ra * nh, (rb - ra) * nh, w, p, v, stride, b - a, head_dim);
+            else ls_attend_scalar(o + ra * nh, (rb - ra) * nh, w, p, v, stride, b - a, head_dim);
+        }
+        a = b;
+    }
+}
+
+/* Attention over the tile's query heads: blocks of the heads of one KV head and of rows of
+ * one sequence at consecutive positions, as many as fit LS_ATTENTION_QUERIES. The queries'
+ * buffer may be the output's: a block reads its queries (scores) before it writes its
+ * outputs, and touches no other block's rows and heads. */
 static void attention(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
-    int64_t rows = s->one_row ? 1 : e->n_rows;
+    const int64_t rows = s->one_row ? 1 : e->n_rows, group = n->p.attention.n_head / n->p.attention.n_head_kv;
     const float *q = (const float *)buffer(e, s->in[0]);
     float *out = (float *)buffer(e, s->out);
-    const int64_t head_dim = n->p.attention.head_dim, context = e->program->context;
-    int64_t group = n->p.attention.n_head / n->p.attention.n_head_kv;
-    int64_t window = n->p.attention.window;
-    float *scratch = e->scratch + (size_t)thread * 2 * (size_t)(context + e->program->graph.kv_width);
-    float *scores[2] = {scratch, scratch + context};
-    float *query[2] = {scratch + 2 * context, scratch + 2 * context + e->program->graph.kv_width};
-    bool vector = simd();
-    for (int64_t h = s->tile[thread], pair; h < s->tile[thread + 1]; h += pair) {
-        pair = vector && h + 1 < s->tile[thread + 1] && (h + 1) / group == h / group ? 2 : 1;
-        int64_t kv_offset = (h / group) * head_dim;
-        for (int64_t t = 0; t < rows; t++) {
-            int64_t pos = e->positions[t];
-            int32_t sequence = e->sequences[t];
-            int64_t lo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
-            float max[2] = {-INFINITY, -INFINITY};
-            float inv[2];
-            for (int u = 0; u < pair; u++) {
-                const float *qh = q + t * n->width + (h + u) * head_dim;
-                for (int64_t d = 0; d < head_dim; d++) query[u][d] = qh[d];
+    float *scores = e->scratch + (size_t)thread * LS_ATTENTION_QUERIES * (size_t)e->program->context;
+    for (int64_t h0 = s->tile[thread], h1; h0 < s->tile[thread + 1]; h0 = h1) {
+        h1 = (h0 / group + 1) * group; /* the heads of h0's KV head in the tile, at most 8 */
+        if (h1 > s->tile[thread + 1]) h1 = s->tile[thread + 1];
+        if (h1 > h0 + LS_ATTENTION_QUERIES) h1 = h0 + LS_ATTENTION_QUERIES;
+        int nh = (int)(h1 - h0), most = LS_ATTENTION_QUERIES / nh;
+        for (int64_t t0 = 0, t1; t0 < rows; t0 = t1) {
+            for (t1 = t0 + 1; t1 < rows && t1 - t0 < most && e->sequences[t1] == e->sequences[t0] &&
+                              e->positions[t1] == e->positions[t1 - 1] + 1;
+                 t1++) {
             }
-            for (int64_t j = lo; j <= pos; j++) {
-                const float *k = kv_row(e, sequence, n->p.attention.layer, 0, j) + kv_offset;
-                float dot[2];
-                if (pair == 2) ls_lane_dot2_avx512(query[0], query[1], k, head_dim, dot);
-                else dot[0] = vector ? ls_lane_dot_avx512(query[0], k, head_dim) : ls_lane_dot_scalar(query[0], k, head_dim);
-                for (int u = 0; u < pair; u++) {
-                    float score = dot[u] * n->p.attention.scale;
-                    scores[u][j] = score;
-                    if (score > max[u]) max[u] = score;
-                }
-            }
-            for (int u = 0; u < pair; u++) {
-                if (vector) ls_exp_shifted_avx512(scores[u] + lo, scores[u] + lo, max[u], pos - lo + 1);
-                else ls_exp_shifted_scalar(scores[u] + lo, scores[u] + lo, max[u], pos - lo + 1);
-                double sum = 0;
-                for (int64_t j = lo; j <= pos; j++) sum += scores[u][j];
-                inv[u] = (float)(1.0 / sum);
-            }
-            float *o = out + t * n->width + h * head_dim;
-            const float *v = kv_row(e, sequence, n->p.attention.layer, 1, lo) + kv_offset;
-            int64_t stride = e->program->graph.kv_width, keys = pos - lo + 1;
-            if (pair == 2) {
-                ls_attend2_avx512(o, o + head_dim, scores[0] + lo, scores[1] + lo, inv[0], inv[1], v, stride,
-                                  keys, head_dim);
-            } else if (vector) {
-                ls_attend_avx512(o, scores[0] + lo, inv[0], v, stride, keys, head_dim);
-            } else {
-                for (int64_t d = 0; d < head_dim; d++) o[d] = 0;
-                for (int64_t j = 0; j < keys; j++) ls_axpy_scalar(o, scores[0][lo + j] * inv[0], v + j * stride, head_dim);
-            }
+            attention_block(e, n, q, out, h0, nh, t0, (int)(t1 - t0), scores);
         }
     }
 }

@@ -28,87 +28,158 @@ float ls_lane_dot_avx512(const float *a, const float *b, int64_t n) {
     return ls_lanes_tree512(acc);
 }
 
-/* width elements (up to 256) of o over all keys; chunks = ceil(width / 16) is a constant in
- * each copy the switch below makes, so the 16 accumulators stay in registers. */
-static inline __attribute__((always_inline)) void attend_block(float *o, const float *s, float inv,
-                                                              const float *v, int64_t stride,
-                                                              int64_t keys, int64_t width, const int chunks) {
-    __m512 acc[16];
-    for (int c = 0; c < chunks; c++) acc[c] = _mm512_setzero_ps();
-    for (int64_t j = 0; j < keys; j++) {
-        __m512 w = _mm512_set1_ps(s[j] * inv);
-        const float *row = v + j * stride;
-        for (int c = 0; c < chunks; c++)
-            acc[c] = _mm512_add_ps(acc[c], _mm512_mul_ps(w, _mm512_maskz_loadu_ps(tail_mask(width - 16 * c), row + 16 * c)));
-    }
-    for (int c = 0; c < chunks; c++) _mm512_mask_storeu_ps(o + 16 * c, tail_mask(width - 16 * c), acc[c]);
+/* ---- attention ------------------------------------------------------------------------
+ *
+ * Scores: a tile of QB queries x KB keys (QB * KB = 16) keeps 16 accumulators, one per dot,
+ * lane l of each taking elements l, l + 16, ... in order (ls_lane_dot's lanes); each chunk of
+ * a key row is loaded once for the QB queries, each chunk of a query once for the KB keys.
+ * The 16 dots are then folded together, level by level of the canonical tree (l[i] + l[i+8],
+ * + 4, + 2, + 1, the lower lane the first operand): fold16 below leaves dot m in lane
+ * 4 (m % 4) + m / 4, and a permutation puts it where the scores go. */
+
+/* A[m] -> lane 4 (m % 4) + m / 4 of the result holds A[m]'s canonical tree. */
+static inline __attribute__((always_inline)) __m512 fold16(const __m512 A[16]) {
+    __m512 X[8], Y[4], Z[2];
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < 8; p++) /* [l0..7 of A2p | of A2p+1] + [l8..15 | l8..15] */
+        X[p] = _mm512_add_ps(_mm512_shuffle_f32x4(A[2 * p], A[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(A[2 * p], A[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < 4; p++) /* quarters: [s0..3 of A4p..A4p+3] + [s4..7] */
+        Y[p] = _mm512_add_ps(_mm512_shuffle_f32x4(X[2 * p], X[2 * p + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(X[2 * p], X[2 * p + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < 2; p++) /* quarter q: [s0, s1 of A8p+q, of A8p+4+q] + [s2, s3] */
+        Z[p] = _mm512_add_ps(_mm512_shuffle_ps(Y[2 * p], Y[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(Y[2 * p], Y[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    /* quarter q: [s0 of Aq, A4+q, A8+q, A12+q] + [s1 ...] */
+    return _mm512_add_ps(_mm512_shuffle_ps(Z[0], Z[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_ps(Z[0], Z[1], _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-void ls_attend_avx512(float *o, const float *s, float inv, const float *v, int64_t stride,
-                      int64_t keys, int64_t n) {
-    for (int64_t d0 = 0; d0 < n; d0 += 256) {
-        int64_t width = n - d0 < 256 ? n - d0 : 256;
-        float *od = o + d0;
-        const float *vd = v + d0;
-        switch ((width + 15) / 16) {
-#define CASE(c) case c: attend_block(od, s, inv, vd, stride, keys, width, c); break;
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
-        CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15) CASE(16)
-#undef CASE
-        }
-    }
-}
-
-/* 128 elements (8 registers) of two heads' sums at a time: 16 accumulators. */
-static inline __attribute__((always_inline)) void attend2_block(float *o0, float *o1, const float *s0,
-                                                               const float *s1, float inv0, float inv1,
-                                                               const float *v, int64_t stride, int64_t keys,
-                                                               int64_t width, const int chunks) {
-    __m512 a0[8], a1[8];
-    for (int c = 0; c < chunks; c++) a0[c] = a1[c] = _mm512_setzero_ps();
-    for (int64_t j = 0; j < keys; j++) {
-        __m512 w0 = _mm512_set1_ps(s0[j] * inv0), w1 = _mm512_set1_ps(s1[j] * inv1);
-        const float *row = v + j * stride;
-        for (int c = 0; c < chunks; c++) {
-            __m512 x = _mm512_maskz_loadu_ps(tail_mask(width - 16 * c), row + 16 * c);
-            a0[c] = _mm512_add_ps(a0[c], _mm512_mul_ps(w0, x));
-            a1[c] = _mm512_add_ps(a1[c], _mm512_mul_ps(w1, x));
-        }
-    }
-    for (int c = 0; c < chunks; c++) {
-        _mm512_mask_storeu_ps(o0 + 16 * c, tail_mask(width - 16 * c), a0[c]);
-        _mm512_mask_storeu_ps(o1 + 16 * c, tail_mask(width - 16 * c), a1[c]);
-    }
-}
-
-void ls_attend2_avx512(float *o0, float *o1, const float *s0, const float *s1, float inv0, float inv1,
-                       const float *v, int64_t stride, int64_t keys, int64_t n) {
-    for (int64_t d0 = 0; d0 < n; d0 += 128) {
-        int64_t width = n - d0 < 128 ? n - d0 : 128;
-        switch ((width + 15) / 16) {
-#define CASE(c) case c: attend2_block(o0 + d0, o1 + d0, s0, s1, inv0, inv1, v + d0, stride, keys, width, c); break;
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
-#undef CASE
-        }
-    }
-}
-
-void ls_lane_dot2_avx512(const float *q0, const float *q1, const float *k, int64_t n, float out[2]) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+/* One tile: queries q[0..QB), keys k[0..KB) (rows of n), dot (query a, key b) = A[a KB + b];
+ * returns the 16 dots times scale with dot (a, b) in lane b QB + a. */
+static inline __attribute__((always_inline)) __m512 scores_tile(const float *const q[], const float *const k[],
+                                                               int64_t n, __m512 scale, const int QB,
+                                                               const int KB) {
+    __m512 A[16];
+    _Pragma("GCC unroll 16")
+    for (int m = 0; m < 16; m++) A[m] = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m512 y = _mm512_loadu_ps(k + i);
-        a0 = _mm512_add_ps(a0, _mm512_mul_ps(_mm512_loadu_ps(q0 + i), y));
-        a1 = _mm512_add_ps(a1, _mm512_mul_ps(_mm512_loadu_ps(q1 + i), y));
+        __m512 kv[16];
+        _Pragma("GCC unroll 16")
+        for (int b = 0; b < KB; b++) kv[b] = _mm512_loadu_ps(k[b] + i);
+        _Pragma("GCC unroll 16")
+        for (int a = 0; a < QB; a++) {
+            __m512 qv = _mm512_loadu_ps(q[a] + i);
+            _Pragma("GCC unroll 16")
+            for (int b = 0; b < KB; b++) A[a * KB + b] = _mm512_add_ps(A[a * KB + b], _mm512_mul_ps(qv, kv[b]));
+        }
     }
-    if (i < n) {
+    if (i < n) { /* the tail adds to lanes 0..n-i-1 only */
         __mmask16 m = tail_mask(n - i);
-        __m512 y = _mm512_maskz_loadu_ps(m, k + i);
-        a0 = _mm512_mask_add_ps(a0, m, a0, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, q0 + i), y));
-        a1 = _mm512_mask_add_ps(a1, m, a1, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, q1 + i), y));
+        __m512 kv[16];
+        _Pragma("GCC unroll 16")
+        for (int b = 0; b < KB; b++) kv[b] = _mm512_maskz_loadu_ps(m, k[b] + i);
+        _Pragma("GCC unroll 16")
+        for (int a = 0; a < QB; a++) {
+            __m512 qv = _mm512_maskz_loadu_ps(m, q[a] + i);
+            _Pragma("GCC unroll 16")
+            for (int b = 0; b < KB; b++)
+                A[a * KB + b] = _mm512_mask_add_ps(A[a * KB + b], m, A[a * KB + b], _mm512_mul_ps(qv, kv[b]));
+        }
     }
-    out[0] = ls_lanes_tree512(a0);
-    out[1] = ls_lanes_tree512(a1);
+    /* dot m = a KB + b sits in lane 4 (m % 4) + m / 4; move it to lane b QB + a */
+    int32_t from[16];
+    _Pragma("GCC unroll 16")
+    for (int a = 0; a < QB; a++)
+        _Pragma("GCC unroll 16")
+        for (int b = 0; b < KB; b++) {
+            int m = a * KB + b;
+            from[b * QB + a] = 4 * (m % 4) + m / 4;
+        }
+    return _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_loadu_si512(from), fold16(A)), scale);
+}
+
+static inline __attribute__((always_inline)) void scores_with(const float *const q[], int nq, const float *k,
+                                                             int64_t stride, int64_t keys, int64_t n,
+                                                             float scale, float *s, int p, const int QB) {
+    const int KB = 16 / QB;
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (int64_t j0 = 0; j0 < keys; j0 += KB) {
+        int kn = keys - j0 < KB ? (int)(keys - j0) : KB;
+        const float *kr[16];
+        _Pragma("GCC unroll 16")
+        for (int b = 0; b < KB; b++) kr[b] = k + (j0 + (b < kn ? b : kn - 1)) * stride; /* repeats unstored */
+        _Pragma("GCC unroll 16")
+        for (int i0 = 0; i0 < nq; i0 += QB) {
+            int qn = nq - i0 < QB ? nq - i0 : QB;
+            const float *qr[4];
+            _Pragma("GCC unroll 16")
+            for (int a = 0; a < QB; a++) qr[a] = q[i0 + (a < qn ? a : qn - 1)];
+            __m512 r = scores_tile(qr, kr, n, sc, QB, KB);
+            if (p == QB && qn == QB) { /* the tile's kn keys are contiguous in s */
+                _mm512_mask_storeu_ps(s + j0 * p, tail_mask((int64_t)kn * QB), r);
+                continue;
+            }
+            /* key b's qn scores from lane b QB: shifted so that lane b QB lands at its place */
+            _Pragma("GCC unroll 16")
+            for (int b = 0; b < kn; b++)
+                _mm512_mask_storeu_ps(s + (j0 + b) * p + i0 - b * QB, (__mmask16)(((1u << qn) - 1) << (b * QB)), r);
+        }
+    }
+}
+
+void ls_scores_avx512(const float *const q[], int nq, const float *k, int64_t stride, int64_t keys,
+                      int64_t n, float scale, float *s, int p) {
+    if (p == 1) scores_with(q, nq, k, stride, keys, n, scale, s, p, 1);
+    else if (p == 2) scores_with(q, nq, k, stride, keys, n, scale, s, p, 2);
+    else scores_with(q, nq, k, stride, keys, n, scale, s, p, 4);
+}
+
+/* The weighted sum: nq queries x C chunks of 16 elements (nq C <= 16 accumulators) over all
+ * keys, then the next 16 C elements. */
+static inline __attribute__((always_inline)) void attend_with(float *const o[], const float *w, int p,
+                                                             const float *v, int64_t stride, int64_t keys,
+                                                             int64_t n, const int nq) {
+    const int C = nq <= 2 ? 8 : nq <= 4 ? 4 : 2;
+    for (int64_t d0 = 0; d0 < n; d0 += 16 * C) {
+        __mmask16 m[8];
+        __m512 acc[16];
+        _Pragma("GCC unroll 16")
+        for (int c = 0; c < C; c++) m[c] = d0 + 16 * c < n ? tail_mask(n - d0 - 16 * c) : 0;
+        _Pragma("GCC unroll 16")
+        for (int i = 0; i < nq; i++)
+            _Pragma("GCC unroll 16")
+            for (int c = 0; c < C; c++) acc[i * C + c] = _mm512_maskz_loadu_ps(m[c], o[i] + d0 + 16 * c);
+        for (int64_t j = 0; j < keys; j++) {
+            const float *row = v + j * stride + d0;
+            __m512 x[8];
+            _Pragma("GCC unroll 16")
+            for (int c = 0; c < C; c++) x[c] = _mm512_maskz_loadu_ps(m[c], row + 16 * c);
+            _Pragma("GCC unroll 16")
+            for (int i = 0; i < nq; i++) {
+                __m512 wv = _mm512_set1_ps(w[j * p + i]);
+                _Pragma("GCC unroll 16")
+                for (int c = 0; c < C; c++) acc[i * C + c] = _mm512_add_ps(acc[i * C + c], _mm512_mul_ps(wv, x[c]));
+            }
+        }
+        _Pragma("GCC unroll 16")
+        for (int i = 0; i < nq; i++)
+            _Pragma("GCC unroll 16")
+            for (int c = 0; c < C; c++) _mm512_mask_storeu_ps(o[i] + d0 + 16 * c, m[c], acc[i * C + c]);
+    }
+}
+
+void ls_attend_avx512(float *const o[], int nq, const float *w, int p, const float *v, int64_t stride,
+                      int64_t keys, int64_t n) {
+    switch (nq) {
+#define CASE(c) case c: attend_with(o, w, p, v, stride, keys, n, c); break;
+    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+#undef CASE
+    default: break;
+    }
 }
 
 void ls_scale_mul_avx512(float *y, const float *x, float scale, const float *w, int64_t n) {
@@ -146,8 +217,10 @@ void ls_glu_avx512(float *y, const float *gate, const float *up, int64_t n, int 
     }
 }
 
-void ls_exp_shifted_avx512(float *y, const float *x, float shift, int64_t n) {
-    __m512 sv = _mm512_set1_ps(shift);
+void ls_exp_shifted_avx512(float *y, const float *x, const float *shift, int p, int64_t n) {
+    float lanes[16];
+    for (int l = 0; l < 16; l++) lanes[l] = shift[l % p];
+    __m512 sv = _mm512_loadu_ps(lanes); /* p divides 16: the same pattern in every vector */
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 m = tail_mask(n - i);
         __m512 v = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sv);

@@ -15,16 +15,25 @@
 float ls_lane_dot_scalar(const float *a, const float *b, int64_t n);
 float ls_lane_dot_avx512(const float *a, const float *b, int64_t n);
 
-/* Attention's weighted sum of values, the same bits as zeroing o[0..n) and, for j = 0..keys-1
- * in turn, ls_axpy(o, s[j] * inv, v + j * stride, n): o stays in registers across the keys. */
-void ls_attend_avx512(float *o, const float *s, float inv, const float *v, int64_t stride,
+/* Attention, a block of nq <= LS_ATTENTION_QUERIES queries that share their key and value
+ * rows (query heads of one KV head, rows of one sequence). Per-query arrays are interleaved
+ * with a period p (a power of two, nq <= p <= 16): query i's value for key j is at j * p + i.
+ *
+ * Scores: s[j * p + i] = ls_lane_dot(q[i], k + j * stride, n) * scale, j in [0, keys), i < nq
+ * (entries i >= nq untouched). The AVX-512 version takes tiles of keys x queries, each key
+ * row loaded once per tile, and folds 16 dots together with the same pairwise tree. */
+#define LS_ATTENTION_QUERIES 8
+void ls_scores_scalar(const float *const q[], int nq, const float *k, int64_t stride, int64_t keys,
+                      int64_t n, float scale, float *s, int p);
+void ls_scores_avx512(const float *const q[], int nq, const float *k, int64_t stride, int64_t keys,
+                      int64_t n, float scale, float *s, int p);
+/* Weighted sum of values: for j = 0..keys-1 in order, for each i < nq,
+ * ls_axpy(o[i], w[j * p + i], v + j * stride, n). The AVX-512 version keeps the o[i] in
+ * registers across the keys and loads each value row once for all nq. */
+void ls_attend_scalar(float *const o[], int nq, const float *w, int p, const float *v, int64_t stride,
                       int64_t keys, int64_t n);
-/* Two query heads of one KV head at once, each value row loaded once for both: the same
- * bits as ls_attend_avx512 for (o0, s0, inv0) and for (o1, s1, inv1). */
-void ls_attend2_avx512(float *o0, float *o1, const float *s0, const float *s1, float inv0, float inv1,
-                       const float *v, int64_t stride, int64_t keys, int64_t n);
-/* out[h] = ls_lane_dot(q[h], k, n) for h = 0, 1, the key row loaded once: the same bits. */
-void ls_lane_dot2_avx512(const float *q0, const float *q1, const float *k, int64_t n, float out[2]);
+void ls_attend_avx512(float *const o[], int nq, const float *w, int p, const float *v, int64_t stride,
+                      int64_t keys, int64_t n);
 
 /* y[i] = y[i] + w * x[i] */
 void ls_axpy_scalar(float *y, float w, const float *x, int64_t n);
@@ -45,9 +54,10 @@ void ls_scale_avx512(float *y, float s, int64_t n);
 void ls_glu_scalar(float *y, const float *gate, const float *up, int64_t n, int gelu);
 void ls_glu_avx512(float *y, const float *gate, const float *up, int64_t n, int gelu);
 
-/* y[i] = ls_expf(x[i] - shift) (the softmax's exponentials; y may be x) */
-void ls_exp_shifted_scalar(float *y, const float *x, float shift, int64_t n);
-void ls_exp_shifted_avx512(float *y, const float *x, float shift, int64_t n);
+/* y[i] = ls_expf(x[i] - shift[i % p]) (the softmax's exponentials, p queries interleaved as
+ * above; p a power of two <= 16; y may be x) */
+void ls_exp_shifted_scalar(float *y, const float *x, const float *shift, int p, int64_t n);
+void ls_exp_shifted_avx512(float *y, const float *x, const float *shift, int p, int64_t n);
 
 /* Rotates one head of 2·half elements (y may be x): pair i is (x[i], x[i + half]), or
  * (x[2i], x[2i + 1]) when interleaved; c = angles[2i], s = angles[2i + 1];

@@ -178,6 +178,7 @@ ls_runtime *ls_runtime_create(const ls_program *p, char *err) {
     }
     memset(r->exec.arena, 0, p->arena_bytes);
     memset(r->exec.kv, 0, kv_bytes);
+    memset(r->exec.scratch, 0, scratch_bytes); /* attention reads lanes it never wrote (and ignores them) */
     for (int32_t t = 0; t < g->n_rope; t++)
         fill_rope(rope + (size_t)t * (size_t)p->context * (size_t)half * 2, &g->rope[t], p->context);
     r->exec.rope = rope;

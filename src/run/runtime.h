@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "compile/program.h"
+#include "run/kernels_simd.h"
 
 typedef struct ls_runtime ls_runtime;
 
@@ -23,15 +24,15 @@ typedef struct ls_exec {
     const int32_t *sequences; /* [n_rows]: each row's sequence (its own KV cache) */
     float *kv;           /* cache: [sequence][layer][2 (k, v)][context][kv_width] */
     const float *rope;   /* [table][context][head_dim/2][2 (cos, sin)] */
-    float *scratch;      /* ls_exec_scratch_floats: per thread, attention's scores and queries */
+    float *scratch;      /* ls_exec_scratch_floats: per thread, attention's scores */
     const void *const *packed; /* [graph node]: its matrix packed for one-row calls, or NULL
                                 * (run/packed_weights.h); NULL: none packed */
 } ls_exec;
 
-/* Floats of ls_exec.scratch: per thread, [2][context] scores and [2][kv_width] queries (the
- * attention kernel takes two query heads of one KV head at a time). */
+/* Floats of ls_exec.scratch: per thread, the scores of one block of attention queries
+ * ([context][LS_ATTENTION_QUERIES], kernels_simd.h). */
 static inline size_t ls_exec_scratch_floats(const ls_program *p) {
-    return (size_t)p->n_threads * 2 * (size_t)(p->context + p->graph.kv_width);
+    return (size_t)p->n_threads * LS_ATTENTION_QUERIES * (size_t)p->context;
 }
 
 /* NULL with err when memory runs out or threads cannot start. The program must outlive it. */

@@ -65,8 +65,9 @@ static int64_t compare_functions(const float *x, int64_t n, int which, uint32_t 
                                  float *got_vector) {
     static float y1[CHUNK], y2[CHUNK];
     if (which == 0) {
-        ls_exp_shifted_scalar(y1, x, 0.0f, n);
-        ls_exp_shifted_avx512(y2, x, 0.0f, n);
+        const float zero = 0.0f;
+        ls_exp_shifted_scalar(y1, x, &zero, 1, n);
+        ls_exp_shifted_avx512(y2, x, &zero, 1, n);
     } else {
         ls_glu_scalar(y1, x, all_ones, n, which == 2);
         ls_glu_avx512(y2, x, all_ones, n, which == 2);
@@ -81,6 +82,59 @@ static int64_t compare_functions(const float *x, int64_t n, int which, uint32_t 
     return 0;
 }
 
+/* Attention's blocks of queries (ls_scores, ls_attend): the AVX-512 tiles give the bits of
+ * each query alone, dot by dot and axpy by axpy (so of the scalar versions), for every
+ * block size 1..8, periods up to 16, key counts around the tile sizes and head widths with
+ * and without a tail; entries of other queries are left alone. */
+static void test_attention_blocks(void) {
+    enum { KEYS = 37, DIM = 300, STRIDE = 311 };
+    static float k[KEYS * STRIDE], v[KEYS * STRIDE], qs[8 * DIM], s1[KEYS * 16], s2[KEYS * 16], w[KEYS * 16];
+    static float o1[8 * DIM], o2[8 * DIM];
+    for (int i = 0; i < KEYS * STRIDE; i++) k[i] = value(), v[i] = value();
+    for (int i = 0; i < 8 * DIM; i++) qs[i] = value();
+    for (int i = 0; i < KEYS * 16; i++) w[i] = value();
+    static const int64_t dims[] = {1, 15, 16, 17, 64, 100, 256, 300}, key_counts[] = {1, 3, 4, 5, 16, 17, 37};
+    int scores_same = 1, scores_alone = 1, attend_same = 1, attend_alone = 1, untouched = 1;
+    for (int nq = 1; nq <= LS_ATTENTION_QUERIES; nq++)
+        for (int p = 1; p <= 16; p *= 2) {
+            if (p < nq) continue;
+            const float *q[8];
+            float *a1[8], *a2[8];
+            for (int i = 0; i < nq; i++) q[i] = qs + (size_t)((i * 3) % 8) * DIM, a1[i] = o1 + i * DIM, a2[i] = o2 + i * DIM;
+            for (int di = 0; di < 8; di++)
+                for (int ki = 0; ki < 7; ki++) {
+                    int64_t n = dims[di], keys = key_counts[ki];
+                    float scale = value();
+                    for (int i = 0; i < KEYS * 16; i++) s1[i] = s2[i] = 12345.0f;
+                    ls_scores_scalar(q, nq, k, STRIDE, keys, n, scale, s1, p);
+                    ls_scores_avx512(q, nq, k, STRIDE, keys, n, scale, s2, p);
+                    scores_same &= same(s1, s2, KEYS * 16);
+                    for (int64_t j = 0; j < keys; j++)
+                        for (int i = 0; i < p; i++) {
+                            float alone = ls_lane_dot_scalar(q[i < nq ? i : 0], k + j * STRIDE, n) * scale;
+                            if (i < nq) scores_alone &= memcmp(&alone, &s2[j * p + i], 4) == 0;
+                            else untouched &= s2[j * p + i] == 12345.0f;
+                        }
+                    for (int i = 0; i < 8 * DIM; i++) o1[i] = o2[i] = value();
+                    ls_attend_scalar(a1, nq, w, p, v, STRIDE, keys, n);
+                    ls_attend_avx512(a2, nq, w, p, v, STRIDE, keys, n);
+                    attend_same &= same(o1, o2, 8 * DIM);
+                    /* query nq - 1 alone, from the same start, by the axpy of each key */
+                    static float y[DIM];
+                    for (int64_t d = 0; d < n; d++) y[d] = 0;
+                    for (int i = 0; i < 8 * DIM; i++) o2[i] = 0;
+                    ls_attend_avx512(a2, nq, w, p, v, STRIDE, keys, n);
+                    for (int64_t j = 0; j < keys; j++) ls_axpy_scalar(y, w[j * p + nq - 1], v + j * STRIDE, n);
+                    attend_alone &= same(y, o2 + (nq - 1) * DIM, n);
+                }
+        }
+    CHECK(scores_same, "attention scores, blocks of 1..8 queries: AVX-512 bits == scalar bits", "%s", "");
+    CHECK(scores_alone, "attention scores: each = its own lane dot times the scale", "%s", "");
+    CHECK(untouched, "attention scores: the period's other entries are left alone", "%s", "");
+    CHECK(attend_same, "attention weighted sums, blocks of 1..8 queries: AVX-512 bits == scalar bits", "%s", "");
+    CHECK(attend_alone, "attention weighted sum: each query's = its own axpy key by key", "%s", "");
+}
+
 int main(void) {
     if (ls_isa_select(LS_ISA_AVX512) != 0) {
         printf("# this CPU has no AVX-512: only the scalar loops run\n");
@@ -88,13 +142,13 @@ int main(void) {
         CHECK_EXIT();
     }
     enum { MAX = 1100 };
-    static float a[MAX], b[MAX], w[MAX], y1[MAX], y2[MAX];
-    int dot_same = 1, dot_self_same = 1, axpy_same = 1, pair_same = 1, scale_same = 1, add_same = 1, bound = 1;
+    static float a[MAX], b[MAX], y1[MAX], y2[MAX];
+    int dot_same = 1, dot_self_same = 1, scale_same = 1, add_same = 1, bound = 1;
     int64_t first_bad = -1;
     double worst = 0;
     for (int64_t n = 1; n <= MAX; n += n < 80 ? 1 : 61) {
         for (int rep = 0; rep < 4; rep++) {
-            for (int64_t i = 0; i < n; i++) a[i] = value(), b[i] = value(), w[i] = value();
+            for (int64_t i = 0; i < n; i++) a[i] = value(), b[i] = value();
             float d1 = ls_lane_dot_scalar(a, b, n), d2 = ls_lane_dot_avx512(a, b, n);
             if (memcmp(&d1, &d2, 4)) dot_same = 0, first_bad = first_bad < 0 ? n : first_bad;
             float s1 = ls_lane_dot_scalar(a, NULL, n), s2 = ls_lane_dot_avx512(a, NULL, n);
@@ -111,30 +165,6 @@ int main(void) {
             if (!(err <= 1.0)) bound = 0;
 
             float scale = value();
-            /* attention's weighted sum: 3 keys, value rows of n in a, b, w (stride: their
-             * distance), against zeroing and axpy key by key */
-            float s3[3] = {value(), value(), value()}, inv = value();
-            const float *rows[3] = {a, b, w};
-            for (int64_t i = 0; i < n; i++) y1[i] = 0;
-            for (int j = 0; j < 3; j++) ls_axpy_scalar(y1, s3[j] * inv, rows[j], n);
-            static float v3[3 * MAX];
-            for (int j = 0; j < 3; j++) memcpy(v3 + j * n, rows[j], (size_t)n * 4);
-            memset(y2, 0xFF, (size_t)n * 4);
-            ls_attend_avx512(y2, s3, inv, v3, n, 3, n);
-            axpy_same &= same(y1, y2, n);
-            /* two heads at once: the second with its own weights, the same values */
-            static float z1[MAX], z2[MAX], z3[MAX];
-            float t3[3] = {s3[2], s3[0], s3[1]}, inv2 = value();
-            for (int64_t i = 0; i < n; i++) z1[i] = 0;
-            for (int j = 0; j < 3; j++) ls_axpy_scalar(z1, t3[j] * inv2, rows[j], n);
-            memset(z2, 0xFF, (size_t)n * 4);
-            memset(z3, 0xFF, (size_t)n * 4);
-            ls_attend2_avx512(z2, z3, s3, t3, inv, inv2, v3, n, 3, n);
-            pair_same &= same(y1, z2, n) && same(z1, z3, n);
-            float dots[2];
-            ls_lane_dot2_avx512(a, w, b, n, dots);
-            float e1 = ls_lane_dot_scalar(a, b, n), e2 = ls_lane_dot_scalar(w, b, n);
-            pair_same &= memcmp(&dots[0], &e1, 4) == 0 && memcmp(&dots[1], &e2, 4) == 0;
             ls_scale_mul_scalar(y1, a, scale, b, n);
             ls_scale_mul_avx512(y2, a, scale, b, n);
             scale_same &= same(y1, y2, n);
@@ -155,8 +185,7 @@ int main(void) {
     CHECK(bound, "lane dot: within the float rounding bound of a double dot",
           "worst error/bound %.3g", worst);
     printf("# lane dot: worst error/bound %.3g\n", worst);
-    CHECK(axpy_same, "attention's weighted sum of values (3 keys, n = 1..1100): AVX-512 bits == scalar axpy's", "%s", "");
-    CHECK(pair_same, "two heads at once (scores, weighted sums): bits == each head alone", "%s", "");
+    test_attention_blocks();
     CHECK(scale_same, "y = (x scale) w: AVX-512 bits == scalar bits", "%s", "");
     CHECK(add_same, "y = a + b (also in place): AVX-512 bits == scalar bits", "%s", "");
 
@@ -203,7 +232,8 @@ int main(void) {
     /* and the vector exp is the scalar function, not merely equal to the scalar loop */
     {
         float x[5] = {0.0f, 1.0f, -1.0f, 88.0f, -100.0f}, y[5];
-        ls_exp_shifted_avx512(y, x, 0.0f, 5);
+        const float zero = 0.0f;
+        ls_exp_shifted_avx512(y, x, &zero, 1, 5);
         int ok = 1;
         for (int i = 0; i < 5; i++) ok &= bits_of(y[i]) == bits_of(ls_expf(x[i]));
         CHECK(ok && y[0] == 1.0f, "exp row: each element is ls_expf of it", "%s", "");
@@ -227,12 +257,17 @@ int main(void) {
             glu_same &= same(y1, x2, n);
         }
         float shift = value() * 100.0f;
-        ls_exp_shifted_scalar(y1, a, shift, n);
-        ls_exp_shifted_avx512(y2, a, shift, n);
+        ls_exp_shifted_scalar(y1, a, &shift, 1, n);
+        ls_exp_shifted_avx512(y2, a, &shift, 1, n);
         exp_same &= same(y1, y2, n);
         memcpy(x2, a, (size_t)n * 4);
-        ls_exp_shifted_avx512(x2, x2, shift, n);
+        ls_exp_shifted_avx512(x2, x2, &shift, 1, n);
         exp_same &= same(y1, x2, n);
+        /* interleaved queries: element i shifted by shifts[i % 4], = ls_expf of it */
+        float shifts[4] = {shift, -shift, 0.5f * shift, 0.0f};
+        ls_exp_shifted_avx512(y2, a, shifts, 4, n);
+        for (int64_t i = 0; i < n; i++) y1[i] = ls_expf(a[i] - shifts[i % 4]);
+        exp_same &= same(y1, y2, n);
         memcpy(y1, a, (size_t)n * 4);
         memcpy(y2, a, (size_t)n * 4);
         ls_scale_scalar(y1, 16.0f + shift, n);
