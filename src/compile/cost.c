@@ -47,12 +47,28 @@ const char *ls_machine_path(void) {
 
 /* ---- the file ------------------------------------------------------------------------ */
 
+/* ,\n "key": {"TYPE": [[group figures] per thread count], ...} */
+static void save_groups(FILE *f, const char *key, const double table[][LS_MACHINE_THREADS][LS_MACHINE_GROUPS],
+                        int n_threads) {
+    fprintf(f, ",\n  \"%s\": {", key);
+    for (int k = 0; k < LS_MACHINE_TYPES; k++) {
+        fprintf(f, "%s\n    \"%s\": [", k ? "," : "", ls_dtype_find(ls_machine_types[k])->name);
+        for (int t = 0; t < n_threads; t++) {
+            fprintf(f, "%s[", t ? ", " : "");
+            for (int g = 0; g < LS_MACHINE_GROUPS; g++) fprintf(f, "%s%.4g", g ? ", " : "", table[k][t][g]);
+            fputc(']', f);
+        }
+        fputc(']', f);
+    }
+    fputc('}', f);
+}
+
 int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     char tmp[PATH_MAX + 16];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return ls_fail(err, "cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"format\": \"lockstep-machine-3\",\n  \"threads\": %d,\n  \"sizes\": [",
+    fprintf(f, "{\n  \"format\": \"lockstep-machine-4\",\n  \"threads\": %d,\n  \"sizes\": [",
             m->n_threads);
     for (int s = 0; s < m->n_sizes; s++) fprintf(f, "%s%.0f", s ? ", " : "", m->size_bytes[s]);
     fprintf(f, "],\n  \"read_gbs\": [");
@@ -65,27 +81,11 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->barrier_us[t]);
     fprintf(f, "],\n  \"call_us\": [");
     for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->call_us[t]);
-    fprintf(f, "],\n  \"matmul_gmacs\": {");
-    for (int k = 0; k < LS_MACHINE_TYPES; k++) {
-        fprintf(f, "%s\n    \"%s\": [", k ? "," : "", ls_dtype_find(ls_machine_types[k])->name);
-        for (int t = 0; t < m->n_threads; t++) {
-            fprintf(f, "%s[", t ? ", " : "");
-            for (int g = 0; g < LS_MACHINE_GROUPS; g++) fprintf(f, "%s%.4g", g ? ", " : "", m->matmul_gmacs[k][t][g]);
-            fputc(']', f);
-        }
-        fputc(']', f);
-    }
-    fprintf(f, "},\n  \"matmul_gmacs_512\": {");
-    for (int k = 0; k < LS_MACHINE_TYPES; k++) {
-        fprintf(f, "%s\n    \"%s\": [", k ? "," : "", ls_dtype_find(ls_machine_types[k])->name);
-        for (int t = 0; t < m->n_threads; t++) {
-            fprintf(f, "%s[", t ? ", " : "");
-            for (int g = 0; g < LS_MACHINE_GROUPS; g++) fprintf(f, "%s%.4g", g ? ", " : "", m->matmul_gmacs_512[k][t][g]);
-            fputc(']', f);
-        }
-        fputc(']', f);
-    }
-    fprintf(f, "},\n  \"rates_g\": {");
+    fprintf(f, "]");
+    save_groups(f, "matmul_gmacs", m->matmul_gmacs, m->n_threads);
+    save_groups(f, "matmul_gmacs_512", m->matmul_gmacs_512, m->n_threads);
+    save_groups(f, "matmul_gmacs_256", m->matmul_gmacs_256, m->n_threads);
+    fprintf(f, ",\n  \"rates_g\": {");
     for (int r = 0; r < LS_RATE_COUNT; r++) {
         fprintf(f, "%s\n    \"%s\": [", r ? "," : "", ls_rate_names[r]);
         for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->rate_g[r][t]);
@@ -155,9 +155,26 @@ static int parse_string(parser *p, char *out, size_t size) {
     return 0;
 }
 
+/* The [type][T-1][group] table the path names (".matmul_gmacs.Q8_0" and the like), with the
+ * type's name after it. */
+static bool group_table(parser *p, double (**table)[LS_MACHINE_THREADS][LS_MACHINE_GROUPS], const char **name) {
+    static const char *const keys[3] = {".matmul_gmacs.", ".matmul_gmacs_512.", ".matmul_gmacs_256."};
+    double (*const tables[3])[LS_MACHINE_THREADS][LS_MACHINE_GROUPS] = {p->m->matmul_gmacs, p->m->matmul_gmacs_512,
+                                                                       p->m->matmul_gmacs_256};
+    for (int i = 0; i < 3; i++)
+        if (!strncmp(p->path, keys[i], strlen(keys[i]))) {
+            *table = tables[i];
+            *name = p->path + strlen(keys[i]);
+            return true;
+        }
+    return false;
+}
+
 /* Stores the number at the current path and indices. */
 static int store(parser *p, double v) {
     ls_machine *m = p->m;
+    double (*table)[LS_MACHINE_THREADS][LS_MACHINE_GROUPS] = NULL;
+    const char *name = NULL;
     const int *ix = p->index;
     int d = p->depth;
     if (!(v > -1e18 && v < 1e18)) return bad(p, "a figure is not finite");
@@ -182,20 +199,12 @@ static int store(parser *p, double v) {
             if (!strcmp(p->path + 21, ls_dtype_find(ls_machine_types[i])->name)) k = i;
         if (k < 0) return bad(p, "unknown weight type in matmul_stream_gmacs");
         m->matmul_stream_gmacs[k][ix[0]][ix[1]] = v;
-    } else if (!strncmp(p->path, ".matmul_gmacs_512.", 18) && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
-               IN(ix[1], LS_MACHINE_GROUPS)) {
+    } else if (group_table(p, &table, &name) && d == 2 && IN(ix[0], LS_MACHINE_THREADS) && IN(ix[1], LS_MACHINE_GROUPS)) {
         int k = -1;
         for (int i = 0; i < LS_MACHINE_TYPES; i++)
-            if (!strcmp(p->path + 18, ls_dtype_find(ls_machine_types[i])->name)) k = i;
-        if (k < 0) return bad(p, "unknown weight type in matmul_gmacs_512");
-        m->matmul_gmacs_512[k][ix[0]][ix[1]] = v;
-    } else if (!strncmp(p->path, ".matmul_gmacs.", 14) && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
-               IN(ix[1], LS_MACHINE_GROUPS)) {
-        int k = -1;
-        for (int i = 0; i < LS_MACHINE_TYPES; i++)
-            if (!strcmp(p->path + 14, ls_dtype_find(ls_machine_types[i])->name)) k = i;
-        if (k < 0) return bad(p, "unknown weight type in matmul_gmacs");
-        m->matmul_gmacs[k][ix[0]][ix[1]] = v;
+            if (!strcmp(name, ls_dtype_find(ls_machine_types[i])->name)) k = i;
+        if (k < 0) return bad(p, "unknown weight type in a matmul table");
+        table[k][ix[0]][ix[1]] = v;
     } else if (!strcmp(p->path, ".attention_gpairs") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
                IN(ix[1], LS_MACHINE_HEAD_DIMS)) {
         m->attention_gpairs[ix[0]][ix[1]] = v;
@@ -262,7 +271,7 @@ static int parse_value(parser *p, int nesting) {
     if (c == '"') {
         char text[64];
         if (parse_string(p, text, sizeof text)) return -1;
-        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-3")) p->format_ok = true;
+        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-4")) p->format_ok = true;
         return 0;
     }
     char number[40];
@@ -292,7 +301,8 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
         for (int s = 0; s < m->n_sizes; s++) ok = ok && m->read_gbs[t][s] > 0;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int g = 0; g < LS_MACHINE_GROUPS; g++)
-                ok = ok && m->matmul_gmacs[k][t][g] > 0 && m->matmul_gmacs_512[k][t][g] > 0;
+                ok = ok && m->matmul_gmacs[k][t][g] > 0 && m->matmul_gmacs_512[k][t][g] > 0 &&
+                     m->matmul_gmacs_256[k][t][g] > 0;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int i = 0; i < LS_MACHINE_STREAMS; i++) ok = ok && m->matmul_stream_gmacs[k][t][i] > 0;
         for (int r = 0; r < LS_RATE_COUNT; r++) ok = ok && m->rate_g[r][t] > 0;
@@ -309,55 +319,65 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
 }
 
 /* Measured by `lockstep calibrate` on an AMD EPYC (Zen 4) with 2 vCPUs, AVX-512 kernels
- * (DRAM: 22 GB/s with 1 thread, 28 with 2 in the spell it ran in, up to 50 in quiet ones;
- * REFERENCE.md has 19.5 and 24.6 from another tool). Kernels change: recalibrate after
- * they do, and paste the output of tools/machine_builtin.py here. */
+ * (DRAM, in 2 MiB pages: 31 GB/s with 1 thread, 33 with 2 in the spell it ran in, up to 50
+ * in quiet ones; REFERENCE.md has 19.5 and 24.6 from another tool). Kernels change:
+ * recalibrate after they do, and paste the output of tools/machine_builtin.py here. */
 static const char builtin_machine[] =
-    "{\"format\": \"lockstep-machine-3\", \"threads\": 2,\n"
+    "{\"format\": \"lockstep-machine-4\", \"threads\": 2,\n"
     " \"sizes\": [262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 25165824, 33554432, 50331648, 67108864, 268435456],\n"
-    " \"read_gbs\": [[118.1, 111.7, 96.48, 99.95, 101.4, 96.29, 68.26, 43.03, 35.29, 26.11, 23.19, 21.51], [234, 234.6, 223.4, 194.6, 198.7, 198.8, 173.6, 101, 76.31, 46.18, 35.88, 27.64]],\n"
-    " \"barrier_us\": [0.001, 0.7932], \"call_us\": [0.001, 0.7932],\n"
+    " \"read_gbs\": [[118.1, 118.1, 96.82, 99.93, 100.9, 101.2, 86.39, 56.34, 46.69, 40.45, 38.13, 31.43], [236.1, 235.7, 230.1, 188.1, 194.2, 201.2, 187.6, 117.5, 94.04, 60.44, 47.22, 33.02]],\n"
+    " \"barrier_us\": [0.001, 0.1545], \"call_us\": [0.001, 0.1545],\n"
     " \"matmul_gmacs\": {\n"
-    "  \"F32\": [[18.43, 24.5, 28.36, 30.42], [36.75, 48.89, 56.74, 60.7]],\n"
-    "  \"F16\": [[14.53, 20.39, 25.34, 28.22], [29.01, 40.78, 50.16, 56.39]],\n"
-    "  \"BF16\": [[14.38, 20.27, 25.21, 28.15], [28.75, 40.48, 50.15, 56.17]],\n"
-    "  \"Q4_0\": [[90.23, 110.1, 128.9, 139.3], [179.4, 200.2, 259.1, 273.3]],\n"
-    "  \"Q5_0\": [[63.89, 64.45, 91.11, 113.7], [127.7, 128.9, 182.1, 227]],\n"
-    "  \"Q8_0\": [[89.98, 107.1, 130.3, 136.5], [177.8, 218.6, 257.6, 271.6]],\n"
-    "  \"Q4_K\": [[19.12, 19.17, 33.28, 53.56], [38.18, 37.01, 65.34, 105.7]],\n"
-    "  \"Q5_K\": [[16.72, 17.06, 30.78, 50.6], [33.79, 33.74, 61.05, 101.1]],\n"
-    "  \"Q6_K\": [[20.02, 24.11, 39.55, 56.02], [39.8, 47.75, 78.66, 111.4]]},\n"
+    "  \"F32\": [[18.62, 24.58, 28.51, 30.49], [36.58, 49.09, 56.87, 60.93]],\n"
+    "  \"F16\": [[14.56, 20.46, 25.5, 28.08], [28.91, 40.85, 50.18, 56.18]],\n"
+    "  \"BF16\": [[14.38, 20.33, 25.19, 28.28], [28.72, 40.53, 50.78, 56.56]],\n"
+    "  \"Q4_0\": [[89.61, 109.6, 129.6, 137.6], [177.8, 217.8, 247.3, 270]],\n"
+    "  \"Q5_0\": [[63.78, 66.65, 91.57, 116.7], [127.6, 133.2, 183.1, 232.4]],\n"
+    "  \"Q8_0\": [[89.81, 111.9, 131.7, 139.6], [178.7, 220.3, 247.4, 269.1]],\n"
+    "  \"Q4_K\": [[55.06, 82.22, 106.1, 121.8], [109.2, 164.2, 211, 243.1]],\n"
+    "  \"Q5_K\": [[34.46, 58.15, 82.76, 105.4], [68.89, 116.5, 166.4, 210.2]],\n"
+    "  \"Q6_K\": [[48.03, 72.31, 95, 111.3], [95.19, 143, 187.4, 215.7]]},\n"
     " \"matmul_gmacs_512\": {\n"
-    "  \"F32\": [[16.22, 23.89, 27.57, 28.33], [32.1, 47.59, 55.01, 56.39]],\n"
-    "  \"F16\": [[14.28, 19.94, 24.45, 27.48], [28.53, 39.77, 48.93, 54.94]],\n"
-    "  \"BF16\": [[14.19, 19.84, 24.36, 26.5], [28.32, 39.43, 48.61, 53.05]],\n"
-    "  \"Q4_0\": [[78.98, 89.92, 110, 113.9], [157.6, 180.2, 221.2, 227.8]],\n"
-    "  \"Q5_0\": [[56.9, 58.51, 73.58, 99.59], [113.5, 116.6, 146.7, 197]],\n"
-    "  \"Q8_0\": [[87.96, 97.92, 115.1, 127.3], [175.5, 195.3, 229.6, 250.4]],\n"
-    "  \"Q4_K\": [[17.92, 17.95, 31.71, 50.24], [35.72, 36, 63.16, 101.4]],\n"
-    "  \"Q5_K\": [[15.28, 16.74, 30.69, 50.22], [30.49, 33.44, 61.35, 100.2]],\n"
-    "  \"Q6_K\": [[20.05, 22.61, 36.71, 52.15], [40.12, 44.8, 72.77, 103.8]]},\n"
+    "  \"F32\": [[18.43, 23.83, 27.62, 30], [36.77, 47.47, 55.1, 58.07]],\n"
+    "  \"F16\": [[14.29, 19.95, 24.66, 27.59], [28.57, 40.05, 48.66, 55.1]],\n"
+    "  \"BF16\": [[14.13, 19.85, 24.46, 27.36], [28.25, 39.49, 48.9, 54.8]],\n"
+    "  \"Q4_0\": [[82.99, 96.59, 113.5, 125.5], [158.1, 182, 221.2, 243.8]],\n"
+    "  \"Q5_0\": [[57.01, 59.8, 78.95, 105.4], [113.7, 118.4, 158.1, 209.2]],\n"
+    "  \"Q8_0\": [[87.24, 98.77, 117.8, 122.5], [175.4, 196.1, 234.6, 232.6]],\n"
+    "  \"Q4_K\": [[50.63, 72.9, 92.17, 107.9], [101, 145.3, 184.2, 216.1]],\n"
+    "  \"Q5_K\": [[31.48, 52.32, 72.07, 94.04], [62.81, 104.7, 144.1, 187.6]],\n"
+    "  \"Q6_K\": [[43.5, 66.95, 86.28, 101.7], [86.84, 135.4, 171.7, 202.9]]},\n"
+    " \"matmul_gmacs_256\": {\n"
+    "  \"F32\": [[18.08, 22.63, 26.02, 27.95], [36, 44.87, 51.91, 55.79]],\n"
+    "  \"F16\": [[13.84, 19.16, 23.46, 25.7], [27.68, 38.17, 46.38, 50.97]],\n"
+    "  \"BF16\": [[13.7, 18.93, 23.34, 26.02], [27.36, 38, 46.3, 51.89]],\n"
+    "  \"Q4_0\": [[33.84, 43.11, 53.3, 60.11], [67.62, 86.13, 106.2, 120]],\n"
+    "  \"Q5_0\": [[11.54, 19.68, 35.98, 49.46], [22.94, 39.33, 71.44, 98.71]],\n"
+    "  \"Q8_0\": [[35.68, 45.48, 54.45, 58.7], [71.31, 90.22, 107.5, 117.2]],\n"
+    "  \"Q4_K\": [[23.92, 34.47, 44.61, 53.08], [47.32, 68.64, 88.62, 105.5]],\n"
+    "  \"Q5_K\": [[9.955, 17.23, 31.44, 42.95], [19.75, 34.46, 63.13, 85.84]],\n"
+    "  \"Q6_K\": [[21.79, 31.53, 40.85, 49.65], [43.53, 63.04, 81.8, 99.01]]},\n"
     " \"rates_g\": {\n"
-    "  \"embed\": [1.652, 2.205],\n"
-    "  \"rmsnorm\": [8.906, 17.1],\n"
-    "  \"quantize\": [3.349, 5.806],\n"
-    "  \"add\": [9.384, 18.26],\n"
-    "  \"rope\": [11.54, 22.57],\n"
-    "  \"kv_store\": [3.457, 6.502],\n"
-    "  \"glu_gelu\": [1.569, 2.947],\n"
-    "  \"glu_silu\": [1.949, 3.843]},\n"
-    " \"attention_gpairs\": [[0.1463, 0.1099, 0.0731, 0.04369], [0.2272, 0.1604, 0.1254, 0.06392]],\n"
-    " \"attention_grows\": [[0.02641, 0.02148, 0.01486, 0.008405], [0.04946, 0.03217, 0.01591, 0.01147]],\n"
+    "  \"embed\": [2.045, 4.033],\n"
+    "  \"rmsnorm\": [8.734, 17.05],\n"
+    "  \"quantize\": [3.407, 6.799],\n"
+    "  \"add\": [9.503, 18.79],\n"
+    "  \"rope\": [11.9, 23.73],\n"
+    "  \"kv_store\": [3.331, 6.593],\n"
+    "  \"glu_gelu\": [1.566, 3.135],\n"
+    "  \"glu_silu\": [1.949, 3.893]},\n"
+    " \"attention_gpairs\": [[0.1742, 0.1393, 0.1014, 0.06493], [0.3496, 0.2788, 0.2018, 0.1296]],\n"
+    " \"attention_grows\": [[0.0579, 0.04568, 0.03754, 0.02627], [0.1196, 0.09404, 0.07817, 0.05311]],\n"
     " \"matmul_stream_gmacs\": {\n"
-    "  \"F32\": [[12.47, 5.172], [25.53, 7.353]],\n"
-    "  \"F16\": [[14.03, 10.31], [28.22, 14.68]],\n"
-    "  \"BF16\": [[13.56, 10.49], [27.99, 14.58]],\n"
-    "  \"Q4_0\": [[63.74, 30.78], [160, 48.97]],\n"
-    "  \"Q5_0\": [[56.81, 28.2], [114.7, 42.23]],\n"
-    "  \"Q8_0\": [[36.47, 15.18], [124.4, 24.66]],\n"
-    "  \"Q4_K\": [[18.88, 17.1], [36.72, 32.48]],\n"
-    "  \"Q5_K\": [[16.51, 14.68], [32.77, 27.54]],\n"
-    "  \"Q6_K\": [[15.58, 12.74], [36.86, 23.37]]}}\n";
+    "  \"F32\": [[16.01, 6.961], [35.23, 8.303]],\n"
+    "  \"F16\": [[14.15, 12.47], [28.81, 17.08]],\n"
+    "  \"BF16\": [[13.81, 12.43], [28.55, 16.47]],\n"
+    "  \"Q4_0\": [[80.38, 39.56], [174.1, 57.6]],\n"
+    "  \"Q5_0\": [[54.84, 36.11], [125.1, 45.99]],\n"
+    "  \"Q8_0\": [[63.39, 22.64], [164.1, 29.98]],\n"
+    "  \"Q4_K\": [[52.36, 33.24], [105.1, 54.65]],\n"
+    "  \"Q5_K\": [[33.09, 29.65], [67.04, 44.9]],\n"
+    "  \"Q6_K\": [[42.97, 21.53], [86.3, 36.05]]}}\n";
 
 void ls_machine_builtin(ls_machine *m) {
     if (parse_machine(m, builtin_machine, strlen(builtin_machine), "built-in", NULL)) {
@@ -369,7 +389,7 @@ void ls_machine_builtin(ls_machine *m) {
         m->read_gbs[0][0] = 20;
         m->barrier_us[0] = m->call_us[0] = 0.1;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
-            for (int g = 0; g < LS_MACHINE_GROUPS; g++) m->matmul_gmacs[k][0][g] = m->matmul_gmacs_512[k][0][g] = 20;
+            for (int g = 0; g < LS_MACHINE_GROUPS; g++) m->matmul_gmacs[k][0][g] = m->matmul_gmacs_512[k][0][g] = m->matmul_gmacs_256[k][0][g] = 20;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int i = 0; i < LS_MACHINE_STREAMS; i++) m->matmul_stream_gmacs[k][0][i] = 10;
         for (int r = 0; r < LS_RATE_COUNT; r++) m->rate_g[r][0] = 1;
@@ -566,11 +586,17 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
         double again_bw = bandwidth(m, matrix, T) / T;
         /* The calibrated rate already includes reading a matrix of this size per thread. */
         double in_rate_bw = bandwidth(m, (double)LS_MACHINE_MATMUL_BYTES * T, T) / T;
-        /* one row: the product streams its tile from the call's working set (cost.h) */
-        double stream = rows == 1 ? tile_bytes * stream_us_per_byte(m, k, c->working_set, T) : 0;
+        /* one row: streaming the tile from the call's working set adds to the compute the
+         * time per byte beyond the L2 rate's (cost.h) */
+        double stream = rows == 1 ? tile_bytes * (stream_us_per_byte(m, k, c->working_set, T) -
+                                                  stream_us_per_byte(m, k, 1, T))
+                                  : 0;
         bool is_float = w->type == LS_F32 || w->type == LS_F16 || w->type == LS_BF16;
-        int64_t unit = is_float ? 16 : 512;
-        int64_t padded_n_in = (w->n_in + unit - 1) / unit * unit;
+        /* quantized: full groups of 512 elements and a partial last one (priced from rows
+         * of 256); float: units of 16 elements, n_in rounded up */
+        int64_t full_groups = is_float ? 0 : w->n_in / 512;
+        bool partial = !is_float && w->n_in % 512;
+        double float_units = is_float ? (double)((w->n_in + 15) / 16 * 16) / 512.0 : 0;
         /* The kernel takes tokens 8, 4, 2, 1 at a time, reading its weight tile each time. */
         int64_t left = rows;
         bool first = true;
@@ -578,16 +604,21 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
             int nt = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
             int g = nt == 8 ? 3 : nt == 4 ? 2 : nt == 2 ? 1 : 0;
             int64_t passes = nt == 8 ? left / 8 : 1;
-            /* us per row: fixed + per 512 elements, from rows of 1024 and of 512 */
-            double us_1024 = 1024.0 * nt / (m->matmul_gmacs[k][clamp_threads(m, T) - 1][g] / T * 1e3);
-            double us_512 = 512.0 * nt / (m->matmul_gmacs_512[k][clamp_threads(m, T) - 1][g] / T * 1e3);
+            /* us per row: fixed + per 512 elements, from rows of 1024 and of 512; a partial
+             * last group from rows of 256 */
+            const int th = clamp_threads(m, T) - 1;
+            double us_1024 = 1024.0 * nt / (m->matmul_gmacs[k][th][g] / T * 1e3);
+            double us_512 = 512.0 * nt / (m->matmul_gmacs_512[k][th][g] / T * 1e3);
+            double us_256 = 256.0 * nt / (m->matmul_gmacs_256[k][th][g] / T * 1e3);
             double per_unit = us_1024 - us_512, fixed = us_512 - per_unit;
             if (per_unit < 0.5 * us_512) per_unit = 0.5 * us_512;
             if (fixed < 0) fixed = 0;
+            double last = us_256 - fixed > 0 ? us_256 - fixed : 0;
+            double row_us = fixed + per_unit * ((double)full_groups + float_units) + (partial ? last : 0);
             for (int64_t i = 0; i < passes; i++) {
-                double compute = (double)(b - a) * (fixed + per_unit * (double)padded_n_in / 512.0);
+                double compute = (double)(b - a) * row_us;
                 if (rows == 1) {
-                    us += stream > compute ? stream : compute;
+                    us += compute + stream;
                 } else {
                     double memory = tile_bytes / (first ? first_bw : again_bw) - tile_bytes / in_rate_bw;
                     us += memory > compute ? memory : compute;

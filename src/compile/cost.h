@@ -10,7 +10,8 @@
  * Prediction of one step for a call of n rows at position p, per thread t (its tile):
  *     memory_t = bytes_t / (bandwidth(working set, T) / T),  compute_t = work_t / (rate(T) / T)
  *     time_t = max(memory_t, compute_t)                    (kernels but matmul, matmul prefill)
- *     time_t = max(compute_t, tile bytes * stream(type, working set, T)) (matmul, one row)
+ *     time_t = compute_t + tile bytes * (stream(type, working set, T) - stream(type, L2, T))
+ *                                                          (matmul, one row)
  *   step = max over threads of time_t + barrier(T).
  * The matmul kernels take 16 blocks of 32 at a time (512 elements), so their work counts
  * n_in rounded up to 512 (quantized types) or 16 (float types), and a row costs a fixed part
@@ -20,7 +21,10 @@
  * depends on the kernel (the packed ones are memory-bound from DRAM, the K-quant ones nearly
  * compute-bound), so it is measured per type: the same one-token product over working sets
  * of 16 MiB (the last-level cache) and 256 MiB (DRAM); stream is its time per weight byte,
- * interpolated in log(working set) from the L2 rate.
+ * interpolated in log(working set) from the L2 rate. What streaming costs beyond the L2
+ * rate is added to the compute, not overlapped with it: a matrix of short rows (n_in 288)
+ * from the last-level cache measured 1.75x its max(compute, stream) and 1.2x this sum, and
+ * from DRAM the two forms differ by under 10% (the stream term dominates).
  * bytes_t: the weight bytes of its tile (a prefill matmul reads them once per token group;
  * the first pass at the bandwidth of the call's working set, the others at the bandwidth of
  * the matrix's own size), plus activations and KV rows. The working set of a call is all it
@@ -76,6 +80,9 @@ typedef struct ls_machine {
     /* the same with rows of 512 elements: with the above, a fixed cost per row and a cost
      * per 512 elements (the kernels' unit of 16 blocks) */
     double matmul_gmacs_512[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_GROUPS];
+    /* the same with rows of 256 elements (8 blocks): the cost of a row's last group when it
+     * is partial (n_in not a multiple of 512), which runs slower per block than a full one */
+    double matmul_gmacs_256[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_GROUPS];
     double rate_g[LS_RATE_COUNT][LS_MACHINE_THREADS];      /* G units/s, all threads */
     /* Attention at each of ls_machine_head_dims, all threads: G (query head, key) pairs/s
      * (a score q.k, its exp, the value row it adds) and G (row, query head) pairs/s (the

@@ -273,8 +273,7 @@ static void matmul_run(void *ctx, int thread, int64_t iterations) {
     }
 }
 
-/* One matmul case: a weight type, rows of 1024 elements (two groups of 16 blocks) or of 512
- * (one); the cost model fits a fixed cost per row and a cost per group from the two. */
+/* One matmul case: a weight type and a row size (measure_matmul). */
 static void matmul_case_free(matmul_job *job) {
     for (int t = 0; t < LS_MACHINE_THREADS; t++) {
         free(job->weights[t]);
@@ -532,17 +531,28 @@ static int measure_bandwidth(ls_machine *m, const uint8_t *memory, FILE *log, ch
     return 0;
 }
 
+/* Rows of 1024, 512 and 256 elements: two full groups of 16 blocks, one, and half of one
+ * (the cost model's fixed cost per row, cost per group and cost of a partial last group). */
+#define MATMUL_ROW_SIZES 3
+
+static double (*matmul_table(ls_machine *m, int size))[LS_MACHINE_THREADS][LS_MACHINE_GROUPS] {
+    return size == 0 ? m->matmul_gmacs : size == 1 ? m->matmul_gmacs_512 : m->matmul_gmacs_256;
+}
+
 static int measure_matmul(ls_machine *m, FILE *log, char *err) {
-    matmul_job *jobs = calloc(2 * LS_MACHINE_TYPES, sizeof *jobs); /* [type][half] */
+    const int cases = MATMUL_ROW_SIZES * LS_MACHINE_TYPES;
+    matmul_job *jobs = calloc((size_t)cases, sizeof *jobs); /* [type][row size] */
     if (!jobs) return ls_fail(err, "out of memory");
     int rc = 0;
-    for (int c = 0; c < 2 * LS_MACHINE_TYPES && !rc; c++)
-        if (matmul_case_init(&jobs[c], ls_machine_types[c / 2], c % 2 ? MATMUL_N_IN / 2 : MATMUL_N_IN, m->n_threads))
-            rc = ls_fail(err, "cannot allocate the %s matmul's buffers", ls_dtype_find(ls_machine_types[c / 2])->name);
+    for (int c = 0; c < cases && !rc; c++)
+        if (matmul_case_init(&jobs[c], ls_machine_types[c / MATMUL_ROW_SIZES], MATMUL_N_IN >> (c % MATMUL_ROW_SIZES),
+                             m->n_threads))
+            rc = ls_fail(err, "cannot allocate the %s matmul's buffers",
+                         ls_dtype_find(ls_machine_types[c / MATMUL_ROW_SIZES])->name);
     for (int t = 1; t <= m->n_threads && !rc; t++)
         for (int pass = 0, improved = 1; !rc && sweep_again(pass, improved); pass++) {
             improved = 0;
-            for (int c = 0; c < 2 * LS_MACHINE_TYPES && !rc; c++)
+            for (int c = 0; c < cases && !rc; c++)
                 for (int g = 0; g < LS_MACHINE_GROUPS; g++) {
                     matmul_job *job = &jobs[c];
                     job->n_tokens = 1 << g;
@@ -552,18 +562,19 @@ static int measure_matmul(ls_machine *m, FILE *log, char *err) {
                         break;
                     }
                     double gmacs = (double)job->rows * (double)job->n_in * job->n_tokens * t / s / 1e9;
-                    improved |= keep_best(c % 2 ? &m->matmul_gmacs_512[c / 2][t - 1][g] : &m->matmul_gmacs[c / 2][t - 1][g], gmacs);
+                    improved |= keep_best(&matmul_table(m, c % MATMUL_ROW_SIZES)[c / MATMUL_ROW_SIZES][t - 1][g], gmacs);
                 }
         }
-    for (int c = 0; c < 2 * LS_MACHINE_TYPES; c++) matmul_case_free(&jobs[c]);
+    for (int c = 0; c < cases; c++) matmul_case_free(&jobs[c]);
     free(jobs);
     for (int k = 0; log && !rc && k < LS_MACHINE_TYPES; k++) {
-        fprintf(log, "matmul %-5s GMAC/s, tokens 1 2 4 8, rows of 1024 | 512:", ls_dtype_find(ls_machine_types[k])->name);
+        fprintf(log, "matmul %-5s GMAC/s, tokens 1 2 4 8, rows of 1024 | 512 | 256:", ls_dtype_find(ls_machine_types[k])->name);
         for (int t = 1; t <= m->n_threads; t++) {
             fprintf(log, " [%d]", t);
-            for (int g = 0; g < LS_MACHINE_GROUPS; g++) fprintf(log, " %.1f", m->matmul_gmacs[k][t - 1][g]);
-            fprintf(log, " |");
-            for (int g = 0; g < LS_MACHINE_GROUPS; g++) fprintf(log, " %.1f", m->matmul_gmacs_512[k][t - 1][g]);
+            for (int size = 0; size < MATMUL_ROW_SIZES; size++) {
+                for (int g = 0; g < LS_MACHINE_GROUPS; g++) fprintf(log, " %.1f", matmul_table(m, size)[k][t - 1][g]);
+                if (size + 1 < MATMUL_ROW_SIZES) fprintf(log, " |");
+            }
         }
         fputc('\n', log);
     }

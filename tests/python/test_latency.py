@@ -49,9 +49,11 @@ def test_help_and_bad_flags():
                      ["/nonexistent/m.json"])
     with tempfile.TemporaryDirectory() as tmp:
         bad = os.path.join(tmp, "bad.json")
-        # lockstep-machine-1: the format before attention was measured per head size.
-        for text in ["", "{", '{"format": "lockstep-machine-3", "threads": 1}',
+        # lockstep-machine-1: before attention was measured per head size; -3: before the
+        # partial group's cost (rows of 256) was.
+        for text in ["", "{", '{"format": "lockstep-machine-4", "threads": 1}',
                      '{"format": "lockstep-machine-1", "threads": 1}',
+                     '{"format": "lockstep-machine-3", "threads": 1}',
                      '{"format": "other", "threads": 1}', '{"threads": -3}']:
             with open(bad, "w") as f:
                 f.write(text)
@@ -119,17 +121,20 @@ def test_compile_json_consistent():
     assert int(m.group(3)) == s["prefill_tokens"] == 96  # the context is shorter than 512
 
 
-def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0, stream=None):
-    """Every figure flat: one bandwidth at every size, one matmul rate, one kernel rate; the
-    one-token products over 16 and 256 MiB at `stream` (default: gmacs) per thread."""
+def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0, stream=None, gmacs_256=None):
+    """Every figure flat: one bandwidth at every size, one matmul rate (rows of 256, a
+    partial group: `gmacs_256`, default gmacs), one kernel rate; the one-token products
+    over 16 and 256 MiB at `stream` (default: gmacs) per thread."""
     stream = gmacs if stream is None else stream
+    gmacs_256 = gmacs if gmacs_256 is None else gmacs_256
     rates = ["embed", "rmsnorm", "quantize", "add", "rope", "kv_store", "glu_gelu", "glu_silu"]
     types = ["F32", "F16", "BF16", "Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
-    m = {"format": "lockstep-machine-3", "threads": 2, "sizes": [1024, 1 << 30],
+    m = {"format": "lockstep-machine-4", "threads": 2, "sizes": [1024, 1 << 30],
          "read_gbs": [[gbs, gbs], [2 * gbs, 2 * gbs]], "barrier_us": [barrier, barrier],
          "call_us": [call, call],
          "matmul_gmacs": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
          "matmul_gmacs_512": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
+         "matmul_gmacs_256": {t: [[gmacs_256] * 4, [2 * gmacs_256] * 4] for t in types},
          "rates_g": {r: [rate, 2 * rate] for r in rates},
          "attention_gpairs": [[rate] * 4, [2 * rate] * 4], "attention_grows": [[rate] * 4, [2 * rate] * 4],
          "matmul_stream_gmacs": {t: [[stream] * 2, [2 * stream] * 2] for t in types}}
@@ -141,12 +146,14 @@ def test_cost_model_by_hand():
     """Flat machine: bandwidth B per thread, matmul rate G per thread, kernel rate R per
     thread (aggregates double with 2 threads), overlap 1 (max of memory and compute).
     matmul: memory beyond the calibrated read is 0 (flat bandwidth), so a thread's time is
-    outputs * n_in rounded up to 512 * rows / G; glu: max(12 bytes / B, 1 / R) per element."""
-    model = tiny_model("llama", "q8_0")  # dim 256: n_in 256 counts as 512
+    outputs * rows times a row's cost: rows of 1024 and 512 at G give no fixed cost and
+    512 / G a group, and n_in 256 is one partial group, at the rate G2 of rows of 256;
+    glu: max(12 bytes / B, 1 / R) per element."""
+    model = tiny_model("llama", "q8_0")  # dim 256: one partial group a row
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.json")
-        B, G, R, barrier = 10.0, 4.0, 0.5, 2.0
-        synthetic_machine(path, gbs=B, gmacs=G, rate=R, barrier=barrier)
+        B, G, G2, R, barrier = 10.0, 4.0, 2.5, 0.5, 2.0
+        synthetic_machine(path, gbs=B, gmacs=G, rate=R, barrier=barrier, gmacs_256=G2)
         _, d = compile_both(model, "-t", "2", "--batch", "8", "--ctx", "64", "--machine", path)
         assert d["machine"] == path
         rows = 8
@@ -154,8 +161,7 @@ def test_cost_model_by_hand():
         for st in d["steps"]:
             tiles = [b - a for a, b in st["tiles"]]
             if st["kernel"] == "matmul" and st["weight"].startswith("blk.0.attn_q"):
-                n_in = 256
-                want = max(t * 512 * rows for t in tiles) / (G * 1e3) + barrier * st["barrier_after"]
+                want = max(t * 256 * rows for t in tiles) / (G2 * 1e3) + barrier * st["barrier_after"]
             elif st["kernel"] == "glu":  # llama: SiLU
                 per_elem = max(12 / (B * 1e3), 1 / (R * 1e3))
                 want = max(tiles) * rows * per_elem + barrier * st["barrier_after"]
@@ -171,14 +177,15 @@ def test_cost_model_by_hand():
 
 
 def test_cost_model_one_row_by_hand():
-    """One row a call (decode): a matmul thread's time is max(compute, tile bytes * stream),
-    stream the time per weight byte interpolated in log(working set) from the L2 rate (at
-    192 KiB per thread) to the 16 MiB rate. Flat machine with the streamed rate S = G / 8."""
+    """One row a call (decode): a matmul thread's time is compute + tile bytes * (stream -
+    stream in L2), stream the time per weight byte interpolated in log(working set) from
+    the L2 rate (at 192 KiB per thread) to the 16 MiB rate. Flat machine with the streamed
+    rate S = G / 8, rows of 256 at G2."""
     model = tiny_model("llama", "q8_0")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.json")
-        G, S, barrier = 4.0, 0.5, 2.0
-        synthetic_machine(path, gmacs=G, barrier=barrier, stream=S)
+        G, G2, S, barrier = 4.0, 2.5, 0.5, 2.0
+        synthetic_machine(path, gmacs=G, barrier=barrier, stream=S, gmacs_256=G2)
         _, d = compile_both(model, "-t", "2", "--batch", "1", "--ctx", "64", "--machine", path)
         ws = d["summary"]["working_set_bytes"]
         l2, llc = 192 * 1024 * 2, 16 * 1024 * 1024
@@ -191,11 +198,11 @@ def test_cost_model_one_row_by_hand():
             if st["kernel"] != "matmul" or not st["weight"].startswith("blk.0.attn_q"):
                 continue
             tiles = [b - a for a, b in st["tiles"]]
-            n_in = 256  # Q8_0: 8 blocks of 34 bytes a row; the kernel counts 512 elements
-            compute = max(tiles) * 512 / (G * 1e3)
-            streamed = max(tiles) * (n_in // 32) * 34 * per_byte
-            assert streamed > compute  # the case this test is for
-            want = max(compute, streamed) + barrier * st["barrier_after"]
+            n_in = 256  # Q8_0: 8 blocks of 34 bytes a row, one partial group
+            compute = max(tiles) * n_in / (G2 * 1e3)
+            streamed = max(tiles) * (n_in // 32) * 34 * (per_byte - per_byte_l2)
+            assert streamed > 0.5 * compute  # both terms count
+            want = compute + streamed + barrier * st["barrier_after"]
             assert abs(st["predicted_us"] - want) < 1e-3 * want, (st, want, ws)
             checked += 1
         assert checked == 1
