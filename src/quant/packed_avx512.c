@@ -95,6 +95,67 @@ INLINE __m512 group_step(ls_dtype type, const uint8_t *w, const uint8_t *a, int 
     return full ? _mm512_add_ps(acc, partial) : _mm512_mask_add_ps(acc, lanes, acc, partial);
 }
 
+/* group_step for a last group of c <= 8 blocks, on 256-bit registers (lanes 0-7): half the
+ * work of the full width, whose upper lanes would be masked off. Same lanes, same steps. */
+INLINE __m512 group_step8(ls_dtype type, const uint8_t *w, const uint8_t *a, int c, __m512 acc) {
+    const __mmask32 bytes = (__mmask32)(((uint64_t)1 << (4 * c)) - 1);
+    const __mmask16 lanes = (__mmask16)((1u << c) - 1);
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+    __m256i u[8];
+    int offset_log2;
+    const uint8_t *scales;
+#define W8(k) _mm256_maskz_loadu_epi8(bytes, w + 4 * c * (k))
+    if (type == LS_Q8_0) {
+        _Pragma("GCC unroll 8")
+        for (int k = 0; k < 8; k++) u[k] = W8(k);
+        offset_log2 = 7;
+        scales = w + 32 * c;
+    } else {
+        const __m256i nib = _mm256_set1_epi8(0x0F);
+        _Pragma("GCC unroll 4")
+        for (int m = 0; m < 4; m++) {
+            __m256i v = W8(m);
+            u[m] = _mm256_and_si256(v, nib);
+            u[m + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
+        }
+        if (type == LS_Q5_0) { /* the stream's 4c bytes, copied so that 8-byte reads stay inside */
+            uint8_t h[32 + 8] __attribute__((aligned(32)));
+            _mm256_store_si256((__m256i *)h, _mm256_maskz_loadu_epi8(bytes, w + 16 * c));
+            memset(h + 32, 0, 8);
+            _Pragma("GCC unroll 8")
+            for (int k = 0; k < 8; k++) {
+                int at = 4 * c * k;
+                uint64_t bits;
+                memcpy(&bits, h + at / 8, 8);
+                u[k] = _mm256_mask_add_epi8(u[k], (__mmask32)(bits >> (at % 8) & bytes), u[k], _mm256_set1_epi8(16));
+            }
+            offset_log2 = 4;
+            scales = w + 20 * c;
+        } else {
+            offset_log2 = 3;
+            scales = w + 16 * c;
+        }
+    }
+#undef W8
+#define X8(k) _mm256_loadu_si256((const __m256i *)(a + 64 * (k)))
+    s0 = _mm256_dpbusd_epi32(s0, u[0], X8(0));
+    s1 = _mm256_dpbusd_epi32(s1, u[1], X8(1));
+    s2 = _mm256_dpbusd_epi32(s2, u[2], X8(2));
+    s3 = _mm256_dpbusd_epi32(s3, u[3], X8(3));
+    s0 = _mm256_dpbusd_epi32(s0, u[4], X8(4));
+    s1 = _mm256_dpbusd_epi32(s1, u[5], X8(5));
+    s2 = _mm256_dpbusd_epi32(s2, u[6], X8(6));
+    s3 = _mm256_dpbusd_epi32(s3, u[7], X8(7));
+#undef X8
+    __m256i dot = _mm256_add_epi32(_mm256_add_epi32(s0, s1), _mm256_add_epi32(s2, s3));
+    __m256i sum = _mm256_loadu_si256((const __m256i *)(a + LS_ACT_OFFSET_SUM));
+    __m256i isum = _mm256_sub_epi32(dot, _mm256_slli_epi32(sum, (unsigned)offset_log2));
+    __m256 scale = _mm256_cvtph_ps(_mm_maskz_loadu_epi16((__mmask8)lanes, scales));
+    __m256 dx = _mm256_loadu_ps((const float *)(a + LS_ACT_OFFSET_SCALE));
+    __m256 partial = _mm256_mul_ps(_mm256_mul_ps(scale, dx), _mm256_cvtepi32_ps(isum));
+    return _mm512_mask_add_ps(acc, lanes, acc, _mm512_castps256_ps512(partial));
+}
+
 INLINE void rows_packed(ls_dtype type, const uint8_t *packed, size_t row_bytes, size_t block_bytes,
                         int64_t n_in, int64_t row_first, int64_t row_end, const uint8_t *act,
                         float *out) {
@@ -105,7 +166,9 @@ INLINE void rows_packed(ls_dtype type, const uint8_t *packed, size_t row_bytes, 
         __m512 acc = _mm512_setzero_ps();
         for (int64_t g = 0; g < full; g++)
             acc = group_step(type, row + g * 16 * block_bytes, act + g * LS_ACT_GROUP_BYTES, 16, 1, acc);
-        if (rest)
+        if (rest && rest <= 8)
+            acc = group_step8(type, row + full * 16 * block_bytes, act + full * LS_ACT_GROUP_BYTES, rest, acc);
+        else if (rest)
             acc = group_step(type, row + full * 16 * block_bytes, act + full * LS_ACT_GROUP_BYTES, rest, 0, acc);
         out[r] = ls_lanes_tree512(acc);
     }
