@@ -592,10 +592,11 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
                                                   stream_us_per_byte(m, k, 1, T))
                                   : 0;
         bool is_float = w->type == LS_F32 || w->type == LS_F16 || w->type == LS_BF16;
-        /* quantized: full groups of 512 elements and a partial last one (priced from rows
-         * of 256); float: units of 16 elements, n_in rounded up */
-        int64_t full_groups = is_float ? 0 : w->n_in / 512;
-        bool partial = !is_float && w->n_in % 512;
+        /* quantized: full groups of 512 elements and a partial last one: up to 256 elements
+         * (8 blocks) the half-width code, priced from rows of 256; more, the full-width code,
+         * priced as a full group. float: units of 16 elements, n_in rounded up */
+        int64_t full_groups = is_float ? 0 : (w->n_in + 255) / 512;
+        bool partial = !is_float && w->n_in % 512 && w->n_in % 512 <= 256;
         double float_units = is_float ? (double)((w->n_in + 15) / 16 * 16) / 512.0 : 0;
         /* The kernel takes tokens 8, 4, 2, 1 at a time, reading its weight tile each time. */
         int64_t left = rows;
@@ -604,7 +605,7 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
             int nt = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
             int g = nt == 8 ? 3 : nt == 4 ? 2 : nt == 2 ? 1 : 0;
             int64_t passes = nt == 8 ? left / 8 : 1;
-            /* us per row: fixed + per 512 elements, from rows of 1024 and of 512; a partial
+            /* us per row: fixed + per 512 elements, from rows of 1024 and of 512; a short
              * last group from rows of 256 */
             const int th = clamp_threads(m, T) - 1;
             double us_1024 = 1024.0 * nt / (m->matmul_gmacs[k][th][g] / T * 1e3);

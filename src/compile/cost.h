@@ -81,7 +81,8 @@ typedef struct ls_machine {
      * per 512 elements (the kernels' unit of 16 blocks) */
     double matmul_gmacs_512[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_GROUPS];
     /* the same with rows of 256 elements (8 blocks): the cost of a row's last group when it
-     * is partial (n_in not a multiple of 512), which runs slower per block than a full one */
+     * holds 8 blocks or fewer (the kernels run those on half-width registers; a last group
+     * of 9 to 15 blocks costs a full one) */
     double matmul_gmacs_256[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_GROUPS];
     double rate_g[LS_RATE_COUNT][LS_MACHINE_THREADS];      /* G units/s, all threads */
     /* Attention at each of ls_machine_head_dims, all threads: G (query head, key) pairs/s
