@@ -8,7 +8,10 @@
  * nothing else slows it, and other load on a shared host (which comes and goes for seconds
  * at a time here) only ever adds time. The median is printed beside it. The prediction comes
  * from the compiled program and the machine model (compile/cost.h) for exactly the same
- * calls: the same positions, the same rows per call. */
+ * calls: the same positions, the same rows per call. A second prediction takes the memory
+ * figures measured again just before the runs (ls_calibrate_memory, a few seconds): on a
+ * shared host the DRAM bandwidth moves between 26 and 50 GB/s from minute to minute, which
+ * moves a memory-bound decode as much, while compute rates hold. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,7 @@
 #include "cli/cli.h"
 #include "compile/cost.h"
 #include "quant/quant.h"
+#include "run/calibrate.h"
 #include "run/packed_weights.h"
 #include "text/sample.h"
 
@@ -35,6 +39,10 @@ static const char *usage =
     "  --ctx N            context (default: enough for the prefill and the decode)\n"
     "  --machine FILE     machine model (default $LOCKSTEP_MACHINE, else\n"
     "                     ~/.cache/lockstep/machine.json, else built-in figures)\n"
+    "  --fixed            predict from the machine model only; by default the memory figures\n"
+    "                     (read bandwidth, streaming products) are also measured again just\n"
+    "                     before the runs, a few seconds, and a second prediction uses them:\n"
+    "                     a shared host's memory bandwidth moves from minute to minute\n"
     "  --steps            also time every step alone on one thread (each the fastest of the\n"
     "                     repeats, so other load on the machine matters less) and print\n"
     "                     predicted and measured ms per kernel, for one decode call and one\n"
@@ -138,7 +146,7 @@ int cmd_bench(int argc, char **argv) {
     cli_engine_params ep = {0};
     const char *machine_path = NULL;
     int64_t n_decode = 32, n_prompt = 8, n_prefill = 512, repeats = 5;
-    bool steps = false;
+    bool steps = false, fixed = false;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
@@ -149,6 +157,10 @@ int cmd_bench(int argc, char **argv) {
         if (!strcmp(argv[i], "--steps")) {
             steps = true;
             ep.threads = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--fixed")) {
+            fixed = true;
             continue;
         }
 #define FLAG(name, alias) ((r = cli_value(cmd, argc, argv, &i, name, alias, &v)) != 0)
@@ -187,6 +199,24 @@ int cmd_bench(int argc, char **argv) {
     double predicted_decode = ls_cost_decode_ms(p, &machine, n_prompt, n_decode);
     double predicted_prefill = ls_cost_prefill_ms(p, &machine, n_prefill);
     double cost_ms = cli_now_ms() - start;
+    /* The memory figures again, now: the second prediction (bench.c's header). */
+    ls_machine now = machine;
+    double now_decode = 0, now_prefill = 0;
+    const int now_threads = p->n_threads < machine.n_threads ? p->n_threads : machine.n_threads;
+    if (!fixed) {
+        char err[LS_ERROR_SIZE];
+        double t0 = cli_now_ms();
+        if (ls_calibrate_memory(&now, now_threads, NULL, err)) {
+            cli_error(cmd, "%s", err);
+            cli_engine_close(&engine);
+            return 1;
+        }
+        ls_cost_program(p, &now);
+        now_decode = ls_cost_decode_ms(p, &now, n_prompt, n_decode);
+        now_prefill = ls_cost_prefill_ms(p, &now, n_prefill);
+        ls_cost_program(p, &machine); /* the steps keep the machine model's figures */
+        fprintf(stderr, "bench: memory figures measured again in %.1f s\n", (cli_now_ms() - t0) / 1e3);
+    }
 
     int64_t n_vocab = p->graph.nodes[p->graph.output].width;
     int32_t *tokens = malloc((size_t)needed * sizeof *tokens);
@@ -257,6 +287,14 @@ int cmd_bench(int argc, char **argv) {
            (long long)n_prefill, predicted_prefill / (double)n_prefill,
            best_prefill / (double)n_prefill, best_prefill / predicted_prefill,
            predicted_prefill, best_prefill, median_prefill);
+    if (!fixed) {
+        const int last = machine.n_sizes - 1;
+        printf("memory now: read %.1f GB/s at %.0f MiB with %d threads (machine model: %.1f); predicted "
+               "with it: decode %.3f ms/token (%.2f), prefill %.3f ms/token (%.2f)\n",
+               now.read_gbs[now_threads - 1][last], now.size_bytes[last] / 1048576.0, now_threads,
+               machine.read_gbs[now_threads - 1][last], now_decode, best_decode / now_decode,
+               now_prefill / (double)n_prefill, best_prefill / now_prefill);
+    }
     ls_packed_weights packed = {0};
     if (steps && (ls_packed_weights_create(&packed, p, NULL) ||
                   profile_steps(p, &machine, &packed, tokens, 1, n_prompt, repeats, "decode call") ||

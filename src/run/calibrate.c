@@ -506,13 +506,13 @@ static void barrier_run(void *ctx, int thread, int64_t iterations) {
 
 /* ---- the whole calibration ----------------------------------------------------------- */
 
-/* memory: DRAM_BYTES bytes */
-static int measure_bandwidth(ls_machine *m, const uint8_t *memory, FILE *log, char *err) {
+/* memory: DRAM_BYTES bytes; thread counts t_lo..t_hi */
+static int measure_bandwidth(ls_machine *m, const uint8_t *memory, int t_lo, int t_hi, FILE *log, char *err) {
     static const double sizes_kib[LS_MACHINE_SIZES] = {256,   512,   1024,  2048,  4096,  8192,
                                                        16384, 24576, 32768, 49152, 65536, DRAM_BYTES >> 10};
     m->n_sizes = LS_MACHINE_SIZES;
     for (int s = 0; s < LS_MACHINE_SIZES; s++) m->size_bytes[s] = sizes_kib[s] * 1024;
-    for (int t = 1; t <= m->n_threads; t++)
+    for (int t = t_lo; t <= t_hi; t++)
         for (int pass = 0, improved = 1; sweep_again(pass, improved); pass++) {
             improved = 0;
             for (int s = 0; s < LS_MACHINE_SIZES; s++) {
@@ -525,7 +525,7 @@ static int measure_bandwidth(ls_machine *m, const uint8_t *memory, FILE *log, ch
         }
     for (int s = 0; log && s < LS_MACHINE_SIZES; s++) {
         fprintf(log, "read %8.0f KiB:", sizes_kib[s]);
-        for (int t = 1; t <= m->n_threads; t++) fprintf(log, " %6.1f GB/s (%d)", m->read_gbs[t - 1][s], t);
+        for (int t = t_lo; t <= t_hi; t++) fprintf(log, " %6.1f GB/s (%d)", m->read_gbs[t - 1][s], t);
         fputc('\n', log);
     }
     return 0;
@@ -588,7 +588,7 @@ static int measure_matmul(ls_machine *m, FILE *log, char *err) {
  * type in turn (its bytes, 0x11, are valid values of every type, packed or not); thread i
  * takes the i-th share of the rows, as the runtime's tiles do. */
 
-static int measure_stream(ls_machine *m, uint8_t *memory, FILE *log, char *err) {
+static int measure_stream(ls_machine *m, uint8_t *memory, int t_lo, int t_hi, FILE *log, char *err) {
     size_t act_bytes = ls_activation_row_bytes(LS_Q8_0, MATMUL_N_IN) + 4096; /* the largest */
     void *act = NULL, *out = NULL;
     if (posix_memalign(&act, 64, act_bytes)) act = NULL;
@@ -601,7 +601,7 @@ static int measure_stream(ls_machine *m, uint8_t *memory, FILE *log, char *err) 
     float x[MATMUL_N_IN];
     for (int i = 0; i < MATMUL_N_IN; i++) x[i] = (float)((i * 37) % 101 - 50) / 50.0f;
     int rc = 0;
-    for (int t = 1; t <= m->n_threads && !rc; t++)
+    for (int t = t_lo; t <= t_hi && !rc; t++)
         for (int pass = 0, improved = 1; !rc && sweep_again(pass, improved); pass++) {
             improved = 0;
             for (int k = 0; k < LS_MACHINE_TYPES && !rc; k++)
@@ -629,7 +629,7 @@ static int measure_stream(ls_machine *m, uint8_t *memory, FILE *log, char *err) 
     free(out);
     for (int k = 0; log && !rc && k < LS_MACHINE_TYPES; k++) {
         fprintf(log, "matmul %-5s one token, GMAC/s, weights in L2 | 16 MiB | 256 MiB:", ls_dtype_find(ls_machine_types[k])->name);
-        for (int t = 1; t <= m->n_threads; t++) {
+        for (int t = t_lo; t <= t_hi; t++) {
             fprintf(log, " [%d] %.1f", t, m->matmul_gmacs[k][t - 1][0]);
             for (int i = 0; i < LS_MACHINE_STREAMS; i++) fprintf(log, " | %.1f", m->matmul_stream_gmacs[k][t - 1][i]);
         }
@@ -765,11 +765,29 @@ int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err) {
     void *memory = ls_alloc_huge(DRAM_BYTES);
     if (!memory) return ls_fail(err, "cannot allocate %zu MiB", DRAM_BYTES >> 20);
     memset(memory, 0x11, DRAM_BYTES);
-    int rc = measure_bandwidth(m, memory, log, err);
+    int rc = measure_bandwidth(m, memory, 1, m->n_threads, log, err);
     if (!rc) rc = measure_matmul(m, log, err);
-    if (!rc) rc = measure_stream(m, memory, log, err);
+    if (!rc) rc = measure_stream(m, memory, 1, m->n_threads, log, err);
     if (!rc) rc = measure_kernels(m, log, err);
     if (!rc) rc = measure_barrier(m, log, err);
+    free(memory);
+    team_stop();
+    if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+    return rc;
+}
+
+int ls_calibrate_memory(ls_machine *m, int threads, FILE *log, char *err) {
+    if (threads < 1 || threads > m->n_threads) return ls_fail(err, "thread count %d is outside 1..%d", threads, m->n_threads);
+    cpu_set_t saved;
+    bool restore = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
+    void *memory = ls_alloc_huge(DRAM_BYTES);
+    if (!memory) return ls_fail(err, "cannot allocate %zu MiB", DRAM_BYTES >> 20);
+    memset(memory, 0x11, DRAM_BYTES);
+    for (int s = 0; s < LS_MACHINE_SIZES; s++) m->read_gbs[threads - 1][s] = 0;
+    for (int k = 0; k < LS_MACHINE_TYPES; k++)
+        for (int i = 0; i < LS_MACHINE_STREAMS; i++) m->matmul_stream_gmacs[k][threads - 1][i] = 0;
+    int rc = measure_bandwidth(m, memory, threads, threads, log, err);
+    if (!rc) rc = measure_stream(m, memory, threads, threads, log, err);
     free(memory);
     team_stop();
     if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);

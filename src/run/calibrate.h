@@ -5,14 +5,14 @@
  * briefly busy machine disturbs it less. Measured:
  *   read bandwidth   each thread sums its share of a buffer of each working-set size
  *                    (256 KiB .. 256 MiB), passes repeated; GB/s of all threads
- *   matmul           ls_matmul on a matrix of each weight type that fits in L2, rows of
- *                    1024 and of 512 elements, token groups 1, 2, 4 and 8; G multiply-adds/s
- *   overlap          a Q8_0 matrix-vector product from DRAM against reading the same
- *                    matrix, alternately: how much memory time hides under compute
+ *   matmul           the runtime's matmul (packed where it packs) on a matrix of each
+ *                    weight type that fits in L2, rows of 1024, 512 and 256 elements, token
+ *                    groups 1, 2, 4 and 8; G multiply-adds/s
+ *   streaming        the one-token product over working sets of 16 and 256 MiB
  *   other kernels    the runtime's own kernels (ls_run_step) on one-step programs with
- *                    pseudo-random data; attention at head_dim 64 and 256 (cost per key
- *                    and per multiply-add)
- *   barrier          the runtime's sense-reversing spin barrier, many rounds
+ *                    pseudo-random data; attention at head dims 32 to 256 (cost per
+ *                    (head, key) and per (row, head))
+ *   barrier          the runtime's sense-reversing spin barrier with a 2 KiB hand-over
  *   call             a fixed cost per forward call (waking the workers) */
 #ifndef LS_CALIBRATE_H
 #define LS_CALIBRATE_H
@@ -24,5 +24,10 @@
 /* Measures up to max_threads threads (1..LS_MACHINE_THREADS). `log`, when given, receives
  * one line per measurement. 0, or -1 with err. */
 int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err);
+
+/* Measures the memory figures of m again for one thread count (1..m->n_threads): read
+ * bandwidth at every size and the streaming products. A shared host's memory bandwidth
+ * moves from minute to minute (here 26 to 50 GB/s); `lockstep bench` predicts with both. */
+int ls_calibrate_memory(ls_machine *m, int threads, FILE *log, char *err);
 
 #endif
