@@ -225,18 +225,11 @@ INLINE void unpack_packed(ls_dtype type, const uint8_t *w, int blocks, group *g)
             g->w[m] = _mm512_and_si512(v, nib);
             g->w[m + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
         }
-        if (type == LS_Q5_0 || type == LS_Q5_K) { /* chunk k's fifth bits: 4 * blocks bits from bit 4 * blocks * k */
-            uint8_t h[64 + 8] __attribute__((aligned(64)));
-            _mm512_store_si512(h, _mm512_maskz_loadu_epi8(bytes, w + 16 * blocks)); /* 4 * blocks bytes */
-            memset(h + 64, 0, 8);
+        if (type == LS_Q5_0 || type == LS_Q5_K) { /* chunk k's fifth bits */
             _Pragma("GCC unroll 8")
-            for (int k = 0; k < 8; k++) {
-                int at = 4 * blocks * k;
-                uint64_t bits;
-                memcpy(&bits, h + at / 8, 8);
-                bits = bits >> (at % 8) & (uint64_t)bytes;
-                g->w[k] = _mm512_mask_add_epi8(g->w[k], (__mmask64)bits, g->w[k], _mm512_set1_epi8(16));
-            }
+            for (int k = 0; k < 8; k++)
+                g->w[k] = _mm512_mask_add_epi8(g->w[k], (__mmask64)ls_fifth_bits(w + 16 * blocks, blocks, k), g->w[k],
+                                               _mm512_set1_epi8(16));
         }
         if (type == LS_Q6_K) { /* W[k] |= bits 2i, 2i+1 of chunk p (k = p + 2i) at bit 4 */
             const uint8_t *h = w + 16 * blocks;
@@ -330,18 +323,11 @@ INLINE void unpack_packed8(ls_dtype type, const uint8_t *w, int blocks, group8 *
             g->w[m] = _mm256_and_si256(v, nib);
             g->w[m + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
         }
-        if (type == LS_Q5_0 || type == LS_Q5_K) { /* chunk k's fifth bits: 4 * blocks bits from bit 4 * blocks * k */
-            uint8_t h[32 + 8] __attribute__((aligned(32)));
-            _mm256_store_si256((__m256i *)h, _mm256_maskz_loadu_epi8(bytes, w + 16 * blocks));
-            memset(h + 32, 0, 8);
+        if (type == LS_Q5_0 || type == LS_Q5_K) { /* chunk k's fifth bits */
             _Pragma("GCC unroll 8")
-            for (int k = 0; k < 8; k++) {
-                int at = 4 * blocks * k;
-                uint64_t bits;
-                memcpy(&bits, h + at / 8, 8);
-                bits = bits >> (at % 8) & (uint64_t)bytes;
-                g->w[k] = _mm256_mask_add_epi8(g->w[k], (__mmask32)bits, g->w[k], _mm256_set1_epi8(16));
-            }
+            for (int k = 0; k < 8; k++)
+                g->w[k] = _mm256_mask_add_epi8(g->w[k], (__mmask32)ls_fifth_bits(w + 16 * blocks, blocks, k), g->w[k],
+                                               _mm256_set1_epi8(16));
         }
         if (type == LS_Q6_K) { /* W[k] |= bits 2i, 2i+1 of chunk p (k = p + 2i) at bit 4 */
             const uint8_t *h = w + 16 * blocks;

@@ -52,22 +52,10 @@ INLINE __m512 group_step(ls_dtype type, const uint8_t *w, const uint8_t *a, int 
                         _mm512_and_si512(_mm512_srli_epi16(v3, 4), nib)};
 #undef Q4
         if (type == LS_Q5_0) { /* the fifth bits: chunk k's 4c bits of the stream after q */
-            const uint8_t *h = w + 16 * c;
-            uint8_t tail_bits[64 + 8] __attribute__((aligned(64)));
-            if (!full) { /* the stream's 4c bytes, so that 8-byte reads stay inside */
-                _mm512_store_si512(tail_bits, _mm512_maskz_loadu_epi8(((__mmask64)1 << (4 * c)) - 1, h));
-                memset(tail_bits + 64, 0, 8);
-                h = tail_bits;
-            }
             const __m512i sixteen = _mm512_set1_epi8(16);
             _Pragma("GCC unroll 8")
-            for (int k = 0; k < 8; k++) {
-                int at = full ? 64 * k : 4 * c * k; /* bit offset, a multiple of 4 */
-                uint64_t bits;
-                memcpy(&bits, h + at / 8, 8);
-                if (!full) bits = bits >> (at % 8) & (__mmask64)bytes;
-                u[k] = _mm512_mask_add_epi8(u[k], (__mmask64)bits, u[k], sixteen);
-            }
+            for (int k = 0; k < 8; k++)
+                u[k] = _mm512_mask_add_epi8(u[k], (__mmask64)ls_fifth_bits(w + 16 * c, full ? 16 : c, k), u[k], sixteen);
             offset_log2 = 4;
             scales = w + 20 * c;
         } else {
@@ -118,17 +106,10 @@ INLINE __m512 group_step8(ls_dtype type, const uint8_t *w, const uint8_t *a, int
             u[m] = _mm256_and_si256(v, nib);
             u[m + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
         }
-        if (type == LS_Q5_0) { /* the stream's 4c bytes, copied so that 8-byte reads stay inside */
-            uint8_t h[32 + 8] __attribute__((aligned(32)));
-            _mm256_store_si256((__m256i *)h, _mm256_maskz_loadu_epi8(bytes, w + 16 * c));
-            memset(h + 32, 0, 8);
+        if (type == LS_Q5_0) { /* the fifth bits: chunk k's 4c bits of the stream after q */
             _Pragma("GCC unroll 8")
-            for (int k = 0; k < 8; k++) {
-                int at = 4 * c * k;
-                uint64_t bits;
-                memcpy(&bits, h + at / 8, 8);
-                u[k] = _mm256_mask_add_epi8(u[k], (__mmask32)(bits >> (at % 8) & bytes), u[k], _mm256_set1_epi8(16));
-            }
+            for (int k = 0; k < 8; k++)
+                u[k] = _mm256_mask_add_epi8(u[k], (__mmask32)ls_fifth_bits(w + 16 * c, c, k), u[k], _mm256_set1_epi8(16));
             offset_log2 = 4;
             scales = w + 20 * c;
         } else {

@@ -404,8 +404,9 @@ static void test_matmul_row_blocks(void) {
  * thread-like row ranges. Skipped (and said so) on a CPU without AVX-512. */
 static void test_matmul_packed(void) {
     static const ls_dtype types[] = {LS_Q8_0, LS_Q4_0, LS_Q5_0, LS_Q4_K, LS_Q5_K, LS_Q6_K};
-    /* K-quants take the multiples of 256: 256 and 768 end in half a group, 2304 too */
-    static const int64_t sizes[] = {32, 96, 160, 256, 512, 640, 768, 1056, 2048, 2304},
+    /* last groups of 1 to 15 blocks (288: 9, 480: 15); K-quants take the multiples of 256:
+     * 256, 768 and 2304 end in half a group */
+    static const int64_t sizes[] = {32, 96, 160, 256, 288, 480, 512, 640, 768, 1056, 2048, 2304},
                          token_counts[] = {1, 3, 19};
     if (ls_isa_select(LS_ISA_AVX512) != 0) {
         printf("# packed matmul: this CPU has no AVX-512, nothing to check\n");
