@@ -30,7 +30,7 @@ def main():
         ' "read_gbs": %s,' % rows(m["read_gbs"]),
         ' "barrier_us": %s, "call_us": %s,' % (row(m["barrier_us"]), row(m["call_us"])),
     ]
-    for key in ("matmul_gmacs", "matmul_gmacs_512", "matmul_gmacs_256"):
+    for key in ("matmul_gmacs", "matmul_gmacs_512", "matmul_gmacs_256", "matmul_gmacs_288"):
         lines.append(' "%s": {' % key)
         items = list(m[key].items())
         for i, (name, table) in enumerate(items):

@@ -68,7 +68,7 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return ls_fail(err, "cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"format\": \"lockstep-machine-4\",\n  \"threads\": %d,\n  \"sizes\": [",
+    fprintf(f, "{\n  \"format\": \"lockstep-machine-5\",\n  \"threads\": %d,\n  \"sizes\": [",
             m->n_threads);
     for (int s = 0; s < m->n_sizes; s++) fprintf(f, "%s%.0f", s ? ", " : "", m->size_bytes[s]);
     fprintf(f, "],\n  \"read_gbs\": [");
@@ -85,6 +85,7 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     save_groups(f, "matmul_gmacs", m->matmul_gmacs, m->n_threads);
     save_groups(f, "matmul_gmacs_512", m->matmul_gmacs_512, m->n_threads);
     save_groups(f, "matmul_gmacs_256", m->matmul_gmacs_256, m->n_threads);
+    save_groups(f, "matmul_gmacs_288", m->matmul_gmacs_288, m->n_threads);
     fprintf(f, ",\n  \"rates_g\": {");
     for (int r = 0; r < LS_RATE_COUNT; r++) {
         fprintf(f, "%s\n    \"%s\": [", r ? "," : "", ls_rate_names[r]);
@@ -158,10 +159,11 @@ static int parse_string(parser *p, char *out, size_t size) {
 /* The [type][T-1][group] table the path names (".matmul_gmacs.Q8_0" and the like), with the
  * type's name after it. */
 static bool group_table(parser *p, double (**table)[LS_MACHINE_THREADS][LS_MACHINE_GROUPS], const char **name) {
-    static const char *const keys[3] = {".matmul_gmacs.", ".matmul_gmacs_512.", ".matmul_gmacs_256."};
-    double (*const tables[3])[LS_MACHINE_THREADS][LS_MACHINE_GROUPS] = {p->m->matmul_gmacs, p->m->matmul_gmacs_512,
-                                                                       p->m->matmul_gmacs_256};
-    for (int i = 0; i < 3; i++)
+    static const char *const keys[4] = {".matmul_gmacs.", ".matmul_gmacs_512.", ".matmul_gmacs_256.",
+                                        ".matmul_gmacs_288."};
+    double (*const tables[4])[LS_MACHINE_THREADS][LS_MACHINE_GROUPS] = {p->m->matmul_gmacs, p->m->matmul_gmacs_512,
+                                                                       p->m->matmul_gmacs_256, p->m->matmul_gmacs_288};
+    for (int i = 0; i < 4; i++)
         if (!strncmp(p->path, keys[i], strlen(keys[i]))) {
             *table = tables[i];
             *name = p->path + strlen(keys[i]);
@@ -271,7 +273,7 @@ static int parse_value(parser *p, int nesting) {
     if (c == '"') {
         char text[64];
         if (parse_string(p, text, sizeof text)) return -1;
-        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-4")) p->format_ok = true;
+        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-5")) p->format_ok = true;
         return 0;
     }
     char number[40];
@@ -302,7 +304,7 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int g = 0; g < LS_MACHINE_GROUPS; g++)
                 ok = ok && m->matmul_gmacs[k][t][g] > 0 && m->matmul_gmacs_512[k][t][g] > 0 &&
-                     m->matmul_gmacs_256[k][t][g] > 0;
+                     m->matmul_gmacs_256[k][t][g] > 0 && m->matmul_gmacs_288[k][t][g] > 0;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int i = 0; i < LS_MACHINE_STREAMS; i++) ok = ok && m->matmul_stream_gmacs[k][t][i] > 0;
         for (int r = 0; r < LS_RATE_COUNT; r++) ok = ok && m->rate_g[r][t] > 0;
@@ -323,61 +325,71 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
  * in quiet ones; REFERENCE.md has 19.5 and 24.6 from another tool). Kernels change:
  * recalibrate after they do, and paste the output of tools/machine_builtin.py here. */
 static const char builtin_machine[] =
-    "{\"format\": \"lockstep-machine-4\", \"threads\": 2,\n"
+    "{\"format\": \"lockstep-machine-5\", \"threads\": 2,\n"
     " \"sizes\": [262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 25165824, 33554432, 50331648, 67108864, 268435456],\n"
-    " \"read_gbs\": [[118.2, 118.1, 98.64, 99.11, 101.4, 101.2, 81.67, 49.66, 41.27, 35.26, 36.62, 30.17], [236.2, 234.9, 218.8, 193.1, 198.5, 202.6, 188.5, 103.5, 78, 50.65, 41.74, 33.33]],\n"
-    " \"barrier_us\": [0.001, 0.7072], \"call_us\": [0.001, 0.7072],\n"
+    " \"read_gbs\": [[118.2, 118.2, 100, 101, 101.6, 101.5, 90.87, 53.67, 43.44, 38.97, 36.16, 31.11], [236.2, 236.2, 236, 196.5, 201, 203.1, 199.6, 117.9, 81.73, 52.9, 44.1, 33.84]],\n"
+    " \"barrier_us\": [0.001, 0.1427], \"call_us\": [0.001, 0.1427],\n"
     " \"matmul_gmacs\": {\n"
-    "  \"F32\": [[18.26, 24.34, 28.22, 30.71], [36.2, 48.53, 56.5, 61.29]],\n"
-    "  \"F16\": [[14.03, 20.39, 25.17, 28.19], [27.9, 40.82, 50.26, 56.21]],\n"
-    "  \"BF16\": [[14.37, 20.33, 25, 28.22], [28.71, 40.44, 49.78, 56.05]],\n"
-    "  \"Q4_0\": [[87.37, 109.7, 129.2, 140.2], [171.8, 219.4, 257.5, 280.9]],\n"
-    "  \"Q5_0\": [[63.82, 67.36, 89.84, 109.5], [128, 134.2, 179.7, 218.9]],\n"
-    "  \"Q8_0\": [[88.71, 104, 126.9, 138.8], [177, 208.3, 253.9, 277.2]],\n"
-    "  \"Q4_K\": [[52.02, 77.94, 103.2, 120.6], [103.4, 155.4, 206.8, 238.1]],\n"
-    "  \"Q5_K\": [[32.04, 55.97, 80.3, 101.5], [63.15, 110.9, 157.9, 202.9]],\n"
-    "  \"Q6_K\": [[46.87, 70.37, 92.07, 106.8], [92.77, 139.5, 179.5, 209.5]]},\n"
+    "  \"F32\": [[17.94, 24.22, 28.27, 30.39], [36.19, 48.42, 56.69, 60.78]],\n"
+    "  \"F16\": [[14.17, 20.39, 25.15, 28.12], [27.83, 40.84, 50.26, 56.19]],\n"
+    "  \"BF16\": [[14.35, 20.26, 24.93, 28.07], [28.74, 40.7, 49.83, 56.28]],\n"
+    "  \"Q4_0\": [[89.42, 108.5, 130.5, 141.7], [178.1, 218.7, 257.7, 280.9]],\n"
+    "  \"Q5_0\": [[61.61, 81.44, 109.6, 128.2], [123.2, 149.5, 191.4, 250.9]],\n"
+    "  \"Q8_0\": [[86.67, 100.3, 124.7, 133.2], [173.1, 200.5, 246.8, 265.8]],\n"
+    "  \"Q4_K\": [[50.46, 77.04, 101.1, 117.9], [100.9, 154.1, 202.3, 235.4]],\n"
+    "  \"Q5_K\": [[39.12, 62.48, 87.78, 107.8], [78.28, 125.9, 176.3, 215.5]],\n"
+    "  \"Q6_K\": [[48.31, 68.09, 92.91, 106.4], [95.11, 135.4, 185.2, 212.2]]},\n"
     " \"matmul_gmacs_512\": {\n"
-    "  \"F32\": [[18.52, 23.73, 27.44, 29.92], [36.92, 47.4, 54.86, 59.5]],\n"
-    "  \"F16\": [[13.84, 19.96, 24.54, 27.45], [27.53, 39.79, 48.91, 54.88]],\n"
-    "  \"BF16\": [[14.21, 19.87, 24.34, 27.28], [28.41, 39.76, 48.63, 54.35]],\n"
-    "  \"Q4_0\": [[82.95, 93.36, 110.9, 125.9], [157.5, 179.5, 221.7, 250.1]],\n"
-    "  \"Q5_0\": [[56.78, 58.54, 76.46, 96.75], [113.7, 103.3, 150.8, 185]],\n"
-    "  \"Q8_0\": [[86.64, 95.93, 115.1, 125.1], [169.9, 193.1, 225.7, 249.5]],\n"
-    "  \"Q4_K\": [[45.48, 66.92, 89.15, 106.2], [90.74, 133.7, 171.7, 207.3]],\n"
-    "  \"Q5_K\": [[29.31, 49.92, 69.83, 91.21], [57.83, 99.66, 139.8, 182.1]],\n"
-    "  \"Q6_K\": [[43.41, 65.09, 81.52, 98.01], [86, 127.5, 163.5, 196.5]]},\n"
+    "  \"F32\": [[18.56, 23.84, 27.57, 29.93], [36.9, 47.21, 54.87, 59.53]],\n"
+    "  \"F16\": [[13.87, 19.73, 24.4, 27.33], [27.36, 39.79, 48.89, 54.74]],\n"
+    "  \"BF16\": [[14.2, 19.79, 24.34, 27.07], [28.42, 39.9, 48.77, 54.7]],\n"
+    "  \"Q4_0\": [[83.03, 93.88, 109.4, 125.9], [164, 187, 215.9, 249.9]],\n"
+    "  \"Q5_0\": [[55.27, 72.99, 95.73, 115.5], [109.9, 145, 189.9, 230.4]],\n"
+    "  \"Q8_0\": [[86.6, 97.32, 118, 123.5], [173.3, 184.6, 224.7, 245.4]],\n"
+    "  \"Q4_K\": [[45.03, 69.05, 89.57, 107], [89.95, 137.8, 178.7, 212.6]],\n"
+    "  \"Q5_K\": [[35.2, 58.4, 76.35, 98.3], [70.46, 115.7, 152.6, 195.2]],\n"
+    "  \"Q6_K\": [[44.26, 64.4, 82.07, 97.5], [82.41, 123.6, 161.7, 194.3]]},\n"
     " \"matmul_gmacs_256\": {\n"
-    "  \"F32\": [[17.91, 22.52, 26, 28.08], [35.87, 45.03, 51.99, 56.13]],\n"
-    "  \"F16\": [[13.48, 19.11, 23.31, 26.08], [26.74, 37.86, 46.04, 51.89]],\n"
-    "  \"BF16\": [[13.64, 18.99, 23.08, 25.87], [27.06, 37.87, 45.92, 51.56]],\n"
-    "  \"Q4_0\": [[53.19, 56.37, 68.87, 82.41], [105.7, 110.2, 135.1, 165]],\n"
-    "  \"Q5_0\": [[12.58, 23.15, 40.73, 63.9], [25.13, 46.26, 81.41, 127.4]],\n"
-    "  \"Q8_0\": [[55.64, 57, 70.51, 82.8], [111.3, 114.3, 141.1, 165.4]],\n"
-    "  \"Q4_K\": [[24.15, 38.07, 54.46, 68.15], [48.18, 74.51, 106.7, 135.6]],\n"
-    "  \"Q5_K\": [[10.84, 20.63, 37.64, 55.18], [21.66, 41.24, 75.19, 110.1]],\n"
-    "  \"Q6_K\": [[28.75, 41.69, 54, 67.85], [57.46, 83.47, 108, 135.8]]},\n"
+    "  \"F32\": [[18.02, 22.53, 25.99, 28.08], [36, 45.03, 52.03, 56.09]],\n"
+    "  \"F16\": [[13.39, 18.75, 23.21, 25.65], [26.81, 38.01, 46.36, 51.51]],\n"
+    "  \"BF16\": [[13.64, 18.91, 23.1, 25.73], [27.27, 37.91, 46.25, 51.2]],\n"
+    "  \"Q4_0\": [[53.15, 55.21, 68.23, 82.96], [106.2, 110.3, 136.3, 165.8]],\n"
+    "  \"Q5_0\": [[27.56, 27.72, 43.97, 60.67], [55.06, 55.08, 86.59, 120.6]],\n"
+    "  \"Q8_0\": [[57.1, 57.7, 71.1, 83.26], [113, 114.8, 142.4, 164.5]],\n"
+    "  \"Q4_K\": [[24.07, 39.19, 53.73, 68.2], [48.14, 78.23, 106.7, 136.2]],\n"
+    "  \"Q5_K\": [[12.48, 22.99, 35.54, 52.39], [24.97, 45.76, 69.96, 105.5]],\n"
+    "  \"Q6_K\": [[28.46, 41.54, 53.38, 68.15], [57.33, 82.82, 106.6, 136.1]]},\n"
+    " \"matmul_gmacs_288\": {\n"
+    "  \"F32\": [[18.04, 22.72, 26.26, 28.47], [36.12, 45.37, 52.51, 56.91]],\n"
+    "  \"F16\": [[13.63, 19.02, 23.55, 26.26], [27.25, 38.36, 46.88, 52.5]],\n"
+    "  \"BF16\": [[13.75, 19.1, 23.37, 26.05], [27.49, 38.16, 46.76, 52.23]],\n"
+    "  \"Q4_0\": [[39.35, 47.78, 57.17, 68.12], [78.8, 94.76, 114.4, 135.4]],\n"
+    "  \"Q5_0\": [[22.49, 27.39, 43.01, 49.24], [44.97, 54.87, 85.64, 98.37]],\n"
+    "  \"Q8_0\": [[39.24, 46.52, 61.04, 66.53], [77.28, 92.77, 119.9, 132.4]],\n"
+    "  \"Q4_K\": [[24.14, 38.74, 53.55, 68.01], [48.1, 77.3, 105.2, 135.8]],\n"
+    "  \"Q5_K\": [[12.98, 23.1, 35.04, 53.67], [25.97, 46.17, 70.63, 107.1]],\n"
+    "  \"Q6_K\": [[28.69, 41.52, 52.86, 68.16], [57.28, 83.02, 106.6, 136.5]]},\n"
     " \"rates_g\": {\n"
-    "  \"embed\": [1.519, 3.132],\n"
-    "  \"rmsnorm\": [5.26, 11.43],\n"
-    "  \"quantize\": [2.962, 6.005],\n"
-    "  \"add\": [8.579, 18.18],\n"
-    "  \"rope\": [8.059, 16.62],\n"
-    "  \"kv_store\": [1.988, 4.345],\n"
-    "  \"glu_gelu\": [1.483, 3.005],\n"
-    "  \"glu_silu\": [1.715, 3.488]},\n"
-    " \"attention_gpairs\": [[0.1563, 0.1258, 0.09159, 0.05959], [0.3159, 0.2545, 0.1836, 0.1209]],\n"
-    " \"attention_grows\": [[0.03492, 0.03112, 0.02362, 0.01595], [0.07331, 0.06223, 0.05332, 0.0338]],\n"
+    "  \"embed\": [1.717, 1.92],\n"
+    "  \"rmsnorm\": [8.923, 10.77],\n"
+    "  \"quantize\": [3.394, 5.879],\n"
+    "  \"add\": [9.533, 16.91],\n"
+    "  \"rope\": [11.89, 18.04],\n"
+    "  \"kv_store\": [3.606, 4.232],\n"
+    "  \"glu_gelu\": [1.568, 2.98],\n"
+    "  \"glu_silu\": [1.947, 3.464]},\n"
+    " \"attention_gpairs\": [[0.1739, 0.1397, 0.1008, 0.06493], [0.3107, 0.254, 0.1831, 0.1191]],\n"
+    " \"attention_grows\": [[0.06225, 0.05065, 0.04143, 0.02669], [0.06857, 0.06042, 0.04962, 0.03518]],\n"
     " \"matmul_stream_gmacs\": {\n"
-    "  \"F32\": [[16.41, 7.053], [35.61, 12.52]],\n"
-    "  \"F16\": [[13.67, 12.31], [27.4, 23.05]],\n"
-    "  \"BF16\": [[14.07, 12.57], [28.13, 22.15]],\n"
-    "  \"Q4_0\": [[73.85, 44.41], [171.1, 86.9]],\n"
-    "  \"Q5_0\": [[50.81, 31.55], [123.3, 69.77]],\n"
-    "  \"Q8_0\": [[64.87, 22.06], [159.6, 44.27]],\n"
-    "  \"Q4_K\": [[43.79, 32.81], [94.08, 63.29]],\n"
-    "  \"Q5_K\": [[30.88, 29.89], [62.56, 53.29]],\n"
-    "  \"Q6_K\": [[41.57, 23.55], [82.62, 41.12]]}}\n";
+    "  \"F32\": [[15.75, 7.292], [35.08, 8.558]],\n"
+    "  \"F16\": [[13.78, 11.89], [27.53, 16.11]],\n"
+    "  \"BF16\": [[14.18, 12.21], [28.49, 15.94]],\n"
+    "  \"Q4_0\": [[79.44, 41.71], [171.1, 58.4]],\n"
+    "  \"Q5_0\": [[58.84, 38.71], [120, 44.88]],\n"
+    "  \"Q8_0\": [[67.2, 24.87], [165.7, 31.35]],\n"
+    "  \"Q4_K\": [[43.95, 33.71], [98.4, 50.89]],\n"
+    "  \"Q5_K\": [[37.8, 26.41], [75.14, 44.27]],\n"
+    "  \"Q6_K\": [[34.34, 23.94], [85.22, 35.83]]}}\n";
 
 void ls_machine_builtin(ls_machine *m) {
     if (parse_machine(m, builtin_machine, strlen(builtin_machine), "built-in", NULL)) {
@@ -389,7 +401,8 @@ void ls_machine_builtin(ls_machine *m) {
         m->read_gbs[0][0] = 20;
         m->barrier_us[0] = m->call_us[0] = 0.1;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
-            for (int g = 0; g < LS_MACHINE_GROUPS; g++) m->matmul_gmacs[k][0][g] = m->matmul_gmacs_512[k][0][g] = m->matmul_gmacs_256[k][0][g] = 20;
+            for (int g = 0; g < LS_MACHINE_GROUPS; g++) m->matmul_gmacs[k][0][g] = m->matmul_gmacs_512[k][0][g] = m->matmul_gmacs_256[k][0][g] =
+                    m->matmul_gmacs_288[k][0][g] = 20;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int i = 0; i < LS_MACHINE_STREAMS; i++) m->matmul_stream_gmacs[k][0][i] = 10;
         for (int r = 0; r < LS_RATE_COUNT; r++) m->rate_g[r][0] = 1;
@@ -592,11 +605,11 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
                                                   stream_us_per_byte(m, k, 1, T))
                                   : 0;
         bool is_float = w->type == LS_F32 || w->type == LS_F16 || w->type == LS_BF16;
-        /* quantized: full groups of 512 elements and a partial last one: up to 256 elements
-         * (8 blocks) the half-width code, priced from rows of 256; more, the full-width code,
-         * priced as a full group. float: units of 16 elements, n_in rounded up */
-        int64_t full_groups = is_float ? 0 : (w->n_in + 255) / 512;
-        bool partial = !is_float && w->n_in % 512 && w->n_in % 512 <= 256;
+        /* quantized: full groups of 512 elements and a partial last one, of up to 8 blocks
+         * (the half-width code, priced from rows of 256) or of 9 to 15 (rows of 288);
+         * float: units of 16 elements, n_in rounded up */
+        int64_t full_groups = is_float ? 0 : w->n_in / 512;
+        int tail = is_float || w->n_in % 512 == 0 ? 0 : w->n_in % 512 <= 256 ? 1 : 2;
         double float_units = is_float ? (double)((w->n_in + 15) / 16 * 16) / 512.0 : 0;
         /* The kernel takes tokens 8, 4, 2, 1 at a time, reading its weight tile each time. */
         int64_t left = rows;
@@ -611,11 +624,12 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
             double us_1024 = 1024.0 * nt / (m->matmul_gmacs[k][th][g] / T * 1e3);
             double us_512 = 512.0 * nt / (m->matmul_gmacs_512[k][th][g] / T * 1e3);
             double us_256 = 256.0 * nt / (m->matmul_gmacs_256[k][th][g] / T * 1e3);
+            double us_288 = 288.0 * nt / (m->matmul_gmacs_288[k][th][g] / T * 1e3);
             double per_unit = us_1024 - us_512, fixed = us_512 - per_unit;
             if (per_unit < 0.5 * us_512) per_unit = 0.5 * us_512;
             if (fixed < 0) fixed = 0;
-            double last = us_256 - fixed > 0 ? us_256 - fixed : 0;
-            double row_us = fixed + per_unit * ((double)full_groups + float_units) + (partial ? last : 0);
+            double last = (tail == 1 ? us_256 : us_288) - fixed;
+            double row_us = fixed + per_unit * ((double)full_groups + float_units) + (tail && last > 0 ? last : 0);
             for (int64_t i = 0; i < passes; i++) {
                 double compute = (double)(b - a) * row_us;
                 if (rows == 1) {

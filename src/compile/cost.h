@@ -81,9 +81,11 @@ typedef struct ls_machine {
      * per 512 elements (the kernels' unit of 16 blocks) */
     double matmul_gmacs_512[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_GROUPS];
     /* the same with rows of 256 elements (8 blocks): the cost of a row's last group when it
-     * holds 8 blocks or fewer (the kernels run those on half-width registers; a last group
-     * of 9 to 15 blocks costs a full one) */
+     * holds 8 blocks or fewer (the kernels run those on half-width registers) */
     double matmul_gmacs_256[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_GROUPS];
+    /* the same with rows of 288 (9 blocks): a last group of 9 to 15 blocks, which the
+     * full-width code runs (measured 1.45 full groups a row, not 1) */
+    double matmul_gmacs_288[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_GROUPS];
     double rate_g[LS_RATE_COUNT][LS_MACHINE_THREADS];      /* G units/s, all threads */
     /* Attention at each of ls_machine_head_dims, all threads: G (query head, key) pairs/s
      * (a score q.k, its exp, the value row it adds) and G (row, query head) pairs/s (the

@@ -49,9 +49,10 @@ def test_help_and_bad_flags():
                      ["/nonexistent/m.json"])
     with tempfile.TemporaryDirectory() as tmp:
         bad = os.path.join(tmp, "bad.json")
-        # lockstep-machine-1: before attention was measured per head size; -3: before the
-        # partial group's cost (rows of 256) was.
-        for text in ["", "{", '{"format": "lockstep-machine-4", "threads": 1}',
+        # lockstep-machine-1: before attention was measured per head size; -3 and -4: before
+        # the partial groups' costs (rows of 256, of 288) were.
+        for text in ["", "{", '{"format": "lockstep-machine-5", "threads": 1}',
+                     '{"format": "lockstep-machine-4", "threads": 1}',
                      '{"format": "lockstep-machine-1", "threads": 1}',
                      '{"format": "lockstep-machine-3", "threads": 1}',
                      '{"format": "other", "threads": 1}', '{"threads": -3}']:
@@ -129,12 +130,13 @@ def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0
     gmacs_256 = gmacs if gmacs_256 is None else gmacs_256
     rates = ["embed", "rmsnorm", "quantize", "add", "rope", "kv_store", "glu_gelu", "glu_silu"]
     types = ["F32", "F16", "BF16", "Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
-    m = {"format": "lockstep-machine-4", "threads": 2, "sizes": [1024, 1 << 30],
+    m = {"format": "lockstep-machine-5", "threads": 2, "sizes": [1024, 1 << 30],
          "read_gbs": [[gbs, gbs], [2 * gbs, 2 * gbs]], "barrier_us": [barrier, barrier],
          "call_us": [call, call],
          "matmul_gmacs": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
          "matmul_gmacs_512": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
          "matmul_gmacs_256": {t: [[gmacs_256] * 4, [2 * gmacs_256] * 4] for t in types},
+         "matmul_gmacs_288": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
          "rates_g": {r: [rate, 2 * rate] for r in rates},
          "attention_gpairs": [[rate] * 4, [2 * rate] * 4], "attention_grows": [[rate] * 4, [2 * rate] * 4],
          "matmul_stream_gmacs": {t: [[stream] * 2, [2 * stream] * 2] for t in types}}
