@@ -16,7 +16,10 @@ then lockstep, rep 2: the same, ...), each in a fresh process, and the table sho
            percentage of the measured time per token. The bandwidth is measured by
            compare_driver --bandwidth over a buffer as big as those bytes, with the same
            thread count, so a model that fits the last-level cache is held to the cache's
-           bandwidth, and one that does not, to DRAM's.
+           bandwidth, and one that does not, to DRAM's; it is measured beside every run
+           (before llama.cpp's, after lockstep's: the host's bandwidth moves from minute to
+           minute) and each run is held to its own, then the median is taken. The "read
+           GB/s" column is the median of all of them.
 
 Models: the default Gemma 3 270M Q4_K_M (models/default.gguf), and random-weight llama-shaped
 models made with tools/make_tiny_model.py into build/bench-models/ (made once, then reused):
@@ -239,21 +242,26 @@ def measure(name, threads, reps):
     path = ensure_model(name)
     n_bytes = bytes_per_token(path)
     results = {"llama.cpp": [], "lockstep": []}
-    bws = []
+    bws = {"llama.cpp": [], "lockstep": []}  # measured next to each engine's run
     for rep in range(reps):
+        bws["llama.cpp"].append(bandwidth(n_bytes, threads))
         results["llama.cpp"].append(run_llama(path, threads))
         results["lockstep"].append(run_lockstep(path, threads))
-        bws.append(bandwidth(n_bytes, threads))
+        bws["lockstep"].append(bandwidth(n_bytes, threads))
         log(f"  {name} rep {rep + 1}/{reps}: llama.cpp {results['llama.cpp'][-1]}, "
             f"lockstep {results['lockstep'][-1]} (prefill, ttft, decode ms)")
-    row = {"model": name, "bytes_per_token": n_bytes, "bandwidth": statistics.median(bws)}
+    all_bws = bws["llama.cpp"] + bws["lockstep"]
+    row = {"model": name, "bytes_per_token": n_bytes, "bandwidth": statistics.median(all_bws)}
     for engine, runs in results.items():
         row[engine] = {
             "decode": statistics.median(DECODE / (r[2] / 1e3) for r in runs),
             "prefill": statistics.median(PREFILL / (r[0] / 1e3) for r in runs),
             "ttft_ms": statistics.median(r[1] for r in runs),
         }
-        row[engine]["roofline"] = (n_bytes * row[engine]["decode"] / row["bandwidth"])
+        # each repetition against the bandwidth measured beside it (the host's bandwidth
+        # moves from minute to minute), then the median
+        row[engine]["roofline"] = statistics.median(
+            n_bytes * (DECODE / (r[2] / 1e3)) / bw for r, bw in zip(runs, bws[engine]))
     return row
 
 
