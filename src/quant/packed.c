@@ -72,11 +72,13 @@ static void pack_nibbles(const uint8_t *q, int c, int five_bits, uint8_t *dst) {
     uint8_t *h = dst + 16 * c;
     memset(h, 0, 4 * (size_t)c);
     for (int k = 0; k < 8; k++)
-        for (int j = 0; j < c; j++)
-            for (int e = 0; e < 4; e++) {
-                int at = 4 * c * k + 4 * j + e;
-                h[at / 8] |= (uint8_t)(((q[32 * j + 4 * k + e] >> 4) & 1) << (at % 8));
-            }
+        for (int j = 0; j < c; j++) { /* 4 bits (elements 4k..4k+3 of block j) at bit 4ck + 4j */
+            const uint8_t *e = q + 32 * j + 4 * k;
+            unsigned bits = (unsigned)(e[0] >> 4 & 1) | (unsigned)(e[1] >> 4 & 1) << 1 | (unsigned)(e[2] >> 4 & 1) << 2 |
+                            (unsigned)(e[3] >> 4 & 1) << 3;
+            int at = 4 * c * k + 4 * j; /* a multiple of 4: the nibble's place */
+            h[at / 8] |= (uint8_t)(bits << (at % 8));
+        }
 }
 
 /* One group of c blocks of Q8_0, Q4_0 or Q5_0 from src (the file's layout) into dst. */
@@ -84,20 +86,34 @@ static void pack_group(ls_dtype type, const uint8_t *src, int c, uint8_t *dst) {
     const int bytes = ls_dtype_find(type)->block_bytes;
     if (type == LS_Q8_0) {
         for (int k = 0; k < 8; k++)
-            for (int j = 0; j < c; j++)
-                for (int e = 0; e < 4; e++) dst[(k * c + j) * 4 + e] = src[j * 34 + 2 + 4 * k + e] ^ 0x80;
+            for (int j = 0; j < c; j++) { /* 4 quants at once, each xor 0x80 */
+                uint32_t v;
+                memcpy(&v, src + j * 34 + 2 + 4 * k, 4);
+                v ^= 0x80808080u;
+                memcpy(dst + (k * c + j) * 4, &v, 4);
+            }
         for (int j = 0; j < c; j++) memcpy(dst + 32 * c + 2 * j, src + j * 34, 2);
         return;
     }
-    uint8_t q[512] = {0}; /* block j's unsigned quants at 32 j */
-    for (int j = 0; j < c; j++) {
-        const uint8_t *b = src + j * bytes, *qs = b + (type == LS_Q4_0 ? 2 : 6);
-        uint32_t qh = type == LS_Q5_0 ? (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16 |
-                                            (uint32_t)b[5] << 24 : 0;
-        for (int i = 0; i < 32; i++)
-            q[32 * j + i] = (uint8_t)(((qs[i % 16] >> (4 * (i / 16))) & 0x0F) | ((qh >> i) & 1) << 4);
+    /* The file's nibble bytes are already the packed ones (byte 4m+e: elements 4m+e and
+     * 16+4m+e), and Q5_0's qh holds element i's fifth bit at bit i: both move as they are,
+     * four bytes and four bits at a time (decoding to quants, as K-quants need, is 4x slower
+     * and Gemma packs 45 MB of Q5_0 when the runtime starts). */
+    const int qs = type == LS_Q4_0 ? 2 : 6;
+    for (int m = 0; m < 4; m++)
+        for (int j = 0; j < c; j++) memcpy(dst + (m * c + j) * 4, src + j * bytes + qs + 4 * m, 4);
+    if (type == LS_Q5_0) {
+        uint8_t *h = dst + 16 * c;
+        memset(h, 0, 4 * (size_t)c);
+        for (int k = 0; k < 8; k++)
+            for (int j = 0; j < c; j++) {
+                const uint8_t *qh = src + j * bytes + 2;
+                uint32_t bits = ((uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 |
+                                 (uint32_t)qh[3] << 24) >> (4 * k) & 0xF;
+                int at = 4 * c * k + 4 * j; /* a multiple of 4: the nibble's place */
+                h[at / 8] |= (uint8_t)(bits << (at % 8));
+            }
     }
-    pack_nibbles(q, c, type == LS_Q5_0, dst);
     uint8_t *d = dst + (type == LS_Q4_0 ? 16 : 20) * c;
     for (int j = 0; j < c; j++) memcpy(d + 2 * j, src + j * bytes, 2);
 }
