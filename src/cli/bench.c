@@ -9,9 +9,10 @@
  * at a time here) only ever adds time. The median is printed beside it. The prediction comes
  * from the compiled program and the machine model (compile/cost.h) for exactly the same
  * calls: the same positions, the same rows per call. A second prediction takes the memory
- * figures measured again just before the runs (ls_calibrate_memory, a few seconds): on a
- * shared host the DRAM bandwidth moves between 26 and 50 GB/s from minute to minute, which
- * moves a memory-bound decode as much, while compute rates hold. */
+ * and barrier figures measured again just before the runs (ls_calibrate_now, a few
+ * seconds): on a shared host the DRAM bandwidth moves between 26 and 53 GB/s from minute to
+ * minute, which moves a memory-bound decode as much, and the barrier between 0.14 and 0.7 us
+ * as the host places the two vCPUs, while compute rates hold. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,10 +40,10 @@ static const char *usage =
     "  --ctx N            context (default: enough for the prefill and the decode)\n"
     "  --machine FILE     machine model (default $LOCKSTEP_MACHINE, else\n"
     "                     ~/.cache/lockstep/machine.json, else built-in figures)\n"
-    "  --fixed            predict from the machine model only; by default the memory figures\n"
-    "                     (read bandwidth, streaming products) are also measured again just\n"
-    "                     before the runs, a few seconds, and a second prediction uses them:\n"
-    "                     a shared host's memory bandwidth moves from minute to minute\n"
+    "  --fixed            predict from the machine model only; by default the figures a shared\n"
+    "                     host moves (read bandwidth, streaming products, barrier) are also\n"
+    "                     measured again just before the runs, a few seconds, and a second\n"
+    "                     prediction uses them\n"
     "  --steps            also time every step alone on one thread (each the fastest of the\n"
     "                     repeats, so other load on the machine matters less) and print\n"
     "                     predicted and measured ms per kernel, for one decode call and one\n"
@@ -199,14 +200,14 @@ int cmd_bench(int argc, char **argv) {
     double predicted_decode = ls_cost_decode_ms(p, &machine, n_prompt, n_decode);
     double predicted_prefill = ls_cost_prefill_ms(p, &machine, n_prefill);
     double cost_ms = cli_now_ms() - start;
-    /* The memory figures again, now: the second prediction (bench.c's header). */
+    /* The memory and barrier figures again, now: the second prediction (bench.c's header). */
     ls_machine now = machine;
     double now_decode = 0, now_prefill = 0;
     const int now_threads = p->n_threads < machine.n_threads ? p->n_threads : machine.n_threads;
     if (!fixed) {
         char err[LS_ERROR_SIZE];
         double t0 = cli_now_ms();
-        if (ls_calibrate_memory(&now, now_threads, NULL, err)) {
+        if (ls_calibrate_now(&now, now_threads, NULL, err)) {
             cli_error(cmd, "%s", err);
             cli_engine_close(&engine);
             return 1;
@@ -215,7 +216,7 @@ int cmd_bench(int argc, char **argv) {
         now_decode = ls_cost_decode_ms(p, &now, n_prompt, n_decode);
         now_prefill = ls_cost_prefill_ms(p, &now, n_prefill);
         ls_cost_program(p, &machine); /* the steps keep the machine model's figures */
-        fprintf(stderr, "bench: memory figures measured again in %.1f s\n", (cli_now_ms() - t0) / 1e3);
+        fprintf(stderr, "bench: memory and barrier figures measured again in %.1f s\n", (cli_now_ms() - t0) / 1e3);
     }
 
     int64_t n_vocab = p->graph.nodes[p->graph.output].width;
@@ -289,10 +290,11 @@ int cmd_bench(int argc, char **argv) {
            predicted_prefill, best_prefill, median_prefill);
     if (!fixed) {
         const int last = machine.n_sizes - 1;
-        printf("memory now: read %.1f GB/s at %.0f MiB with %d threads (machine model: %.1f); predicted "
-               "with it: decode %.3f ms/token (%.2f), prefill %.3f ms/token (%.2f)\n",
+        printf("memory now: read %.1f GB/s at %.0f MiB with %d threads (machine model: %.1f), barrier %.2f us "
+               "(%.2f); predicted with it: decode %.3f ms/token (%.2f), prefill %.3f ms/token (%.2f)\n",
                now.read_gbs[now_threads - 1][last], now.size_bytes[last] / 1048576.0, now_threads,
-               machine.read_gbs[now_threads - 1][last], now_decode, best_decode / now_decode,
+               machine.read_gbs[now_threads - 1][last], now.barrier_us[now_threads - 1],
+               machine.barrier_us[now_threads - 1], now_decode, best_decode / now_decode,
                now_prefill / (double)n_prefill, best_prefill / now_prefill);
     }
     ls_packed_weights packed = {0};

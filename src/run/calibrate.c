@@ -738,9 +738,10 @@ static int measure_kernels(ls_machine *m, FILE *log, char *err) {
     return 0;
 }
 
-static int measure_barrier(ls_machine *m, FILE *log, char *err) {
+/* Thread counts 1 (the reference) and t_lo..t_hi. */
+static int measure_barrier(ls_machine *m, int t_lo, int t_hi, FILE *log, char *err) {
     double one_thread = 0;
-    for (int t = 1; t <= m->n_threads; t++) {
+    for (int t = 1; t <= t_hi; t = t < t_lo ? t_lo : t + 1) {
         barrier_job *job = calloc(1, sizeof *job);
         if (!job) return ls_fail(err, "out of memory");
         job->inner.n = t;
@@ -749,6 +750,7 @@ static int measure_barrier(ls_machine *m, FILE *log, char *err) {
         if (s <= 0) return ls_fail(err, "cannot start %d threads", t);
         /* What the barriers add to the same writes and reads on one thread. */
         if (t == 1) one_thread = s;
+        if (t < t_lo) continue;
         double us = (s - one_thread) * 1e6;
         m->barrier_us[t - 1] = us > 0.001 ? us : 0.001;
         /* A call wakes spinning workers and ends at a barrier: about one more barrier. */
@@ -756,7 +758,7 @@ static int measure_barrier(ls_machine *m, FILE *log, char *err) {
     }
     if (log) {
         fprintf(log, "barrier, %d bytes handed over, us:", BARRIER_HANDOFF);
-        for (int t = 1; t <= m->n_threads; t++) fprintf(log, " %.3f (%d)", m->barrier_us[t - 1], t);
+        for (int t = t_lo; t <= t_hi; t++) fprintf(log, " %.3f (%d)", m->barrier_us[t - 1], t);
         fputc('\n', log);
     }
     return 0;
@@ -778,14 +780,14 @@ int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err) {
     if (!rc) rc = measure_matmul(m, log, err);
     if (!rc) rc = measure_stream(m, memory, 1, m->n_threads, log, err);
     if (!rc) rc = measure_kernels(m, log, err);
-    if (!rc) rc = measure_barrier(m, log, err);
+    if (!rc) rc = measure_barrier(m, 1, m->n_threads, log, err);
     free(memory);
     team_stop();
     if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
     return rc;
 }
 
-int ls_calibrate_memory(ls_machine *m, int threads, FILE *log, char *err) {
+int ls_calibrate_now(ls_machine *m, int threads, FILE *log, char *err) {
     if (threads < 1 || threads > m->n_threads) return ls_fail(err, "thread count %d is outside 1..%d", threads, m->n_threads);
     cpu_set_t saved;
     bool restore = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
@@ -797,6 +799,7 @@ int ls_calibrate_memory(ls_machine *m, int threads, FILE *log, char *err) {
         for (int i = 0; i < LS_MACHINE_STREAMS; i++) m->matmul_stream_gmacs[k][threads - 1][i] = 0;
     int rc = measure_bandwidth(m, memory, threads, threads, log, err);
     if (!rc) rc = measure_stream(m, memory, threads, threads, log, err);
+    if (!rc) rc = measure_barrier(m, threads, threads, log, err);
     free(memory);
     team_stop();
     if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);

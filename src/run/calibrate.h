@@ -25,9 +25,10 @@
  * one line per measurement. 0, or -1 with err. */
 int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err);
 
-/* Measures the memory figures of m again for one thread count (1..m->n_threads): read
- * bandwidth at every size and the streaming products. A shared host's memory bandwidth
- * moves from minute to minute (here 26 to 50 GB/s); `lockstep bench` predicts with both. */
-int ls_calibrate_memory(ls_machine *m, int threads, FILE *log, char *err);
+/* Measures again, for one thread count (1..m->n_threads), the figures of m that a shared host
+ * moves from one minute to the next: read bandwidth at every size, the streaming products
+ * (DRAM here: 26 to 53 GB/s) and the barrier (0.14 or 0.7 us, as the host places the vCPUs).
+ * `lockstep bench` predicts with both. */
+int ls_calibrate_now(ls_machine *m, int threads, FILE *log, char *err);
 
 #endif
