@@ -14,7 +14,9 @@
  * Float weights: element i goes to lane i % 16, 16 elements per step.
  *
  * Weight reuse: one unpacked group serves up to 8 tokens before the next group is read, so
- * prefill reads each weight row once per 8 tokens. None of this changes any lane's order. */
+ * prefill reads each weight row once per 8 tokens. A packed row's last group of 8 blocks or
+ * fewer runs on ymm registers (lanes 0-7). None of this changes any lane's order. Packed
+ * K-quant rows also take their one-token products here (packed_avx512.c has the others). */
 #include "quant/matmul_kernels.h"
 
 #include <immintrin.h>

@@ -7,7 +7,8 @@
  * block's value is (weight scale * activation scale) * float(exact int32 dot), one mul,
  * one mul, one add per step; the 16 lanes end in the canonical tree. The int32 dot of a
  * block is summed here in a different grouping (four chains of two vpdpbusd) than there,
- * which changes nothing: integer sums are exact. */
+ * which changes nothing: integer sums are exact. A row's last group of 8 blocks or fewer
+ * runs on ymm registers (group_step8). */
 #include "quant/matmul_kernels.h"
 
 #include <immintrin.h>

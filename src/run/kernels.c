@@ -7,9 +7,10 @@
  *   softmax sum and the weighted sum of values: keys in position order.
  *   matmul: see quant/quant.c.
  *
- * The inner loops with an AVX-512 version (kernels_simd.h: the lane dot, y += w x, the
- * norm's scaling, add, the embedding's scale, GLU, RoPE, the softmax's exponentials) keep
- * these orders and the scalar operation sequence exactly; which runs follows LOCKSTEP_ISA. */
+ * The inner loops with an AVX-512 version (kernels_simd.h: the lane dot, attention's scores
+ * and weighted sums for a block of queries, the norm's scaling, add, the embedding's scale,
+ * GLU, RoPE, the softmax's exponentials) keep these orders and the scalar operation
+ * sequence exactly; which runs follows LOCKSTEP_ISA. */
 #include <math.h>
 #include <string.h>
 
