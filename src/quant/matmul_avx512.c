@@ -300,72 +300,14 @@ INLINE __m512 token_step(ls_dtype type, const group *g, const uint8_t *a, __m512
 }
 
 /* ---- a packed row's last group when it holds 8 blocks or fewer -------------------------
- * The same loads, integer dots and float steps on 256-bit registers (lanes 0-7): half the
- * work of the full-width code, whose upper lanes would only be masked off (Gemma's n_in
- * 640 ends in a group of 4 blocks, 768 and K-quant rows of an odd number of super-blocks in
- * one of 8). The lanes and their order are those of the full-width code. */
-
-typedef struct group8 {
-    __m256i w[8];
-    __m256 scale, min;
-    __m256i scale_lo, scale_hi;
-} group8;
-
-INLINE void unpack_packed8(ls_dtype type, const uint8_t *w, int blocks, group8 *g) {
-    const __mmask32 bytes = (__mmask32)(((uint64_t)1 << (4 * blocks)) - 1);
-#define CHUNK8(at, k) _mm256_maskz_loadu_epi8(bytes, (at) + 4 * blocks * (k))
-    if (type == LS_Q8_0) {
-        _Pragma("GCC unroll 8")
-        for (int k = 0; k < 8; k++) g->w[k] = CHUNK8(w, k);
-    } else {
-        const __m256i nib = _mm256_set1_epi8(0x0F);
-        _Pragma("GCC unroll 4")
-        for (int m = 0; m < 4; m++) {
-            __m256i v = CHUNK8(w, m);
-            g->w[m] = _mm256_and_si256(v, nib);
-            g->w[m + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
-        }
-        if (type == LS_Q5_0 || type == LS_Q5_K) { /* chunk k's fifth bits */
-            _Pragma("GCC unroll 8")
-            for (int k = 0; k < 8; k++)
-                g->w[k] = _mm256_mask_add_epi8(g->w[k], (__mmask32)ls_fifth_bits(w + 16 * blocks, blocks, k), g->w[k],
-                                               _mm256_set1_epi8(16));
-        }
-        if (type == LS_Q6_K) { /* W[k] |= bits 2i, 2i+1 of chunk p (k = p + 2i) at bit 4 */
-            const uint8_t *h = w + 16 * blocks;
-            const __m256i high = _mm256_set1_epi8(0x30);
-            __m256i h0 = CHUNK8(h, 0), h1 = CHUNK8(h, 1);
-            _Pragma("GCC unroll 8")
-            for (int k = 0; k < 8; k++) {
-                __m256i v = k & 1 ? h1 : h0;
-                int i = k >> 1;
-                v = i == 0 ? _mm256_slli_epi16(v, 4) : i == 1 ? _mm256_slli_epi16(v, 2) : i == 2 ? v : _mm256_srli_epi16(v, 2);
-                g->w[k] = _mm256_or_si256(g->w[k], _mm256_and_si256(v, high));
-            }
-        }
-    }
-#undef CHUNK8
-    if (type == LS_Q4_K || type == LS_Q5_K) {
-        const uint8_t *h = w + (type == LS_Q4_K ? 16 : 20) * blocks;
-        __m512 scale, min;
-        k_scales(h, h, 0, _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), &scale, &min);
-        g->scale = _mm512_castps512_ps256(scale);
-        g->min = _mm512_castps512_ps256(min);
-        return;
-    }
-    const __mmask16 lanes = (__mmask16)((1u << blocks) - 1);
-    if (type == LS_Q6_K) {
-        g->scale = _mm512_castps512_ps256(f16_halves(w + 26 * blocks, w + 26 * blocks, 0));
-        g->scale_lo = _mm256_cvtepi8_epi32(_mm_maskz_loadu_epi8(lanes, w + 24 * blocks));
-        g->scale_hi = _mm256_cvtepi8_epi32(_mm_maskz_loadu_epi8(lanes, w + 25 * blocks));
-        return;
-    }
-    const uint8_t *scales = w + (type == LS_Q8_0 ? 32 : type == LS_Q4_0 ? 16 : 20) * blocks;
-    g->scale = _mm256_cvtph_ps(_mm_maskz_loadu_epi16((__mmask8)lanes, scales));
-}
-
-/* token_step for lanes 0-7 of acc; lanes >= count (mask) keep their value. */
-INLINE __m512 token_step8(ls_dtype type, const group8 *g, const uint8_t *a, __m512 acc, __mmask16 mask) {
+ * unpack_packed leaves such a group in the low halves of its registers (masked loads); the
+ * per-token integer dots and float steps then run on those halves, 256-bit registers,
+ * lanes 0-7: half the work of the full-width token_step, whose upper lanes would only be
+ * masked off (Gemma's n_in 640 ends in a group of 4 blocks, 768 and K-quant rows of an odd
+ * number of super-blocks in one of 8). The lanes and their order are token_step's.
+ * Lanes >= count (mask) of acc keep their value. */
+INLINE __m512 token_step8(ls_dtype type, const group *g, const uint8_t *a, __m512 acc, __mmask16 mask) {
+#define W8(k) _mm512_castsi512_si256(g->w[k])
     __m256 dx = _mm256_loadu_ps((const float *)(a + LS_ACT_OFFSET_SCALE));
     __m256i sum = _mm256_loadu_si256((const __m256i *)(a + LS_ACT_OFFSET_SUM));
 #define X8(k) _mm256_loadu_si256((const __m256i *)(a + 64 * (k)))
@@ -373,29 +315,31 @@ INLINE __m512 token_step8(ls_dtype type, const group8 *g, const uint8_t *a, __m5
     if (type == LS_Q6_K) {
         __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
         _Pragma("GCC unroll 4")
-        for (int k = 0; k < 4; k++) lo = _mm256_dpbusd_epi32(lo, g->w[k], X8(k));
+        for (int k = 0; k < 4; k++) lo = _mm256_dpbusd_epi32(lo, W8(k), X8(k));
         _Pragma("GCC unroll 4")
-        for (int k = 4; k < 8; k++) hi = _mm256_dpbusd_epi32(hi, g->w[k], X8(k));
+        for (int k = 4; k < 8; k++) hi = _mm256_dpbusd_epi32(hi, W8(k), X8(k));
         __m256i sum_lo = _mm256_loadu_si256((const __m256i *)(a + LS_ACT_OFFSET_SUM_LO));
         lo = _mm256_sub_epi32(lo, _mm256_slli_epi32(sum_lo, 5));
         hi = _mm256_sub_epi32(hi, _mm256_slli_epi32(_mm256_sub_epi32(sum, sum_lo), 5));
-        __m256i isum = _mm256_add_epi32(_mm256_mullo_epi32(lo, g->scale_lo), _mm256_mullo_epi32(hi, g->scale_hi));
-        partial = _mm256_mul_ps(_mm256_mul_ps(g->scale, dx), _mm256_cvtepi32_ps(isum));
+        __m256i isum = _mm256_add_epi32(_mm256_mullo_epi32(lo, _mm512_castsi512_si256(g->scale_lo)),
+                                        _mm256_mullo_epi32(hi, _mm512_castsi512_si256(g->scale_hi)));
+        partial = _mm256_mul_ps(_mm256_mul_ps(_mm512_castps512_ps256(g->scale), dx), _mm256_cvtepi32_ps(isum));
     } else {
         __m256i dot = _mm256_setzero_si256();
         _Pragma("GCC unroll 8")
-        for (int k = 0; k < 8; k++) dot = _mm256_dpbusd_epi32(dot, g->w[k], X8(k));
+        for (int k = 0; k < 8; k++) dot = _mm256_dpbusd_epi32(dot, W8(k), X8(k));
         if (type == LS_Q4_K || type == LS_Q5_K) {
-            __m256 t = _mm256_sub_ps(_mm256_mul_ps(g->scale, _mm256_cvtepi32_ps(dot)),
-                                     _mm256_mul_ps(g->min, _mm256_cvtepi32_ps(sum)));
+            __m256 t = _mm256_sub_ps(_mm256_mul_ps(_mm512_castps512_ps256(g->scale), _mm256_cvtepi32_ps(dot)),
+                                     _mm256_mul_ps(_mm512_castps512_ps256(g->min), _mm256_cvtepi32_ps(sum)));
             partial = _mm256_mul_ps(dx, t);
         } else {
             int offset_log2 = type == LS_Q8_0 ? 7 : type == LS_Q4_0 ? 3 : 4;
             __m256i isum = _mm256_sub_epi32(dot, _mm256_slli_epi32(sum, (unsigned)offset_log2));
-            partial = _mm256_mul_ps(_mm256_mul_ps(g->scale, dx), _mm256_cvtepi32_ps(isum));
+            partial = _mm256_mul_ps(_mm256_mul_ps(_mm512_castps512_ps256(g->scale), dx), _mm256_cvtepi32_ps(isum));
         }
     }
 #undef X8
+#undef W8
     return _mm512_mask_add_ps(acc, mask, acc, _mm512_castps256_ps512(partial));
 }
 
@@ -419,8 +363,8 @@ INLINE void rows_quantized(ls_dtype type, const int packed, const int nt, const 
                 w = row + (b0 / 8) * (type == LS_Q4_K ? 144 : type == LS_Q5_K ? 176 : 210);
             const uint8_t *a = act + (b0 / 16) * LS_ACT_GROUP_BYTES;
             if (packed && count <= 8) {
-                group8 g;
-                unpack_packed8(type, w, count, &g);
+                group g;
+                unpack_packed(type, w, count, &g);
                 _Pragma("GCC unroll 8")
                 for (int t = 0; t < nt; t++) acc[t] = token_step8(type, &g, a + t * act_bytes, acc[t], mask);
                 continue;
