@@ -212,10 +212,8 @@ int cmd_bench(int argc, char **argv) {
             cli_engine_close(&engine);
             return 1;
         }
-        ls_cost_program(p, &now);
         now_decode = ls_cost_decode_ms(p, &now, n_prompt, n_decode);
         now_prefill = ls_cost_prefill_ms(p, &now, n_prefill);
-        ls_cost_program(p, &machine); /* the steps keep the machine model's figures */
         fprintf(stderr, "bench: memory and barrier figures measured again in %.1f s\n", (cli_now_ms() - t0) / 1e3);
     }
 
