@@ -250,27 +250,23 @@ typedef struct matmul_job {
     float *out[LS_MACHINE_THREADS];
 } matmul_job;
 
+/* Rows [first, end) of weights[w] (its packed copy where the runtime reads that) for n tokens. */
+static void matmul_once(const matmul_job *j, int w, int64_t first, int64_t end, int n_tokens, float *out) {
+    if (j->packed[w])
+        ls_matmul_packed(j->type, j->packed[w], j->n_in, first, end, j->activations[w], n_tokens, out, j->rows);
+    else
+        ls_matmul(j->type, j->weights[w], j->n_in, first, end, j->activations[w], n_tokens, out, j->rows);
+}
+
 static void matmul_run(void *ctx, int thread, int64_t iterations) {
     matmul_job *j = ctx;
-    /* As the runtime does: packed weights where the type has them. */
-    if (j->rows_per_thread > 0) {
-        int64_t first = j->rows_per_thread * thread, end = first + j->rows_per_thread;
-        for (int64_t it = 0; it < iterations; it++) {
-            if (j->packed[0])
-                ls_matmul_packed(j->type, j->packed[0], j->n_in, first, end, j->activations[0], 1, j->out[0], j->rows);
-            else
-                ls_matmul(j->type, j->weights[0], j->n_in, first, end, j->activations[0], 1, j->out[0], j->rows);
-        }
+    if (j->rows_per_thread > 0) { /* one shared matrix, a share of its rows each */
+        int64_t first = j->rows_per_thread * thread;
+        for (int64_t it = 0; it < iterations; it++)
+            matmul_once(j, 0, first, first + j->rows_per_thread, 1, j->out[0]);
         return;
     }
-    for (int64_t it = 0; it < iterations; it++) {
-        if (j->packed[thread])
-            ls_matmul_packed(j->type, j->packed[thread], j->n_in, 0, j->rows, j->activations[thread],
-                             j->n_tokens, j->out[thread], j->rows);
-        else
-            ls_matmul(j->type, j->weights[thread], j->n_in, 0, j->rows, j->activations[thread],
-                      j->n_tokens, j->out[thread], j->rows);
-    }
+    for (int64_t it = 0; it < iterations; it++) matmul_once(j, thread, 0, j->rows, j->n_tokens, j->out[thread]);
 }
 
 /* One matmul case: a weight type and a row size (measure_matmul). */
@@ -764,11 +760,10 @@ static int measure_barrier(ls_machine *m, int t_lo, int t_hi, FILE *log, char *e
     return 0;
 }
 
-int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err) {
-    memset(m, 0, sizeof *m);
-    if (max_threads < 1 || max_threads > LS_MACHINE_THREADS)
-        return ls_fail(err, "thread count %d is outside 1..%d", max_threads, LS_MACHINE_THREADS);
-    m->n_threads = max_threads;
+/* The sweeps for thread counts t_lo..t_hi (matmul in L2 and the kernels only when
+ * `everything`, for all of 1..m->n_threads), with the team stopped and the caller's CPU
+ * affinity restored after them. */
+static int measure(ls_machine *m, int t_lo, int t_hi, bool everything, FILE *log, char *err) {
     cpu_set_t saved;
     bool restore = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
     /* the largest working set, for the read sweep and the products: in the pages the
@@ -776,32 +771,29 @@ int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err) {
     void *memory = ls_alloc_huge(DRAM_BYTES);
     if (!memory) return ls_fail(err, "cannot allocate %zu MiB", DRAM_BYTES >> 20);
     memset(memory, 0x11, DRAM_BYTES);
-    int rc = measure_bandwidth(m, memory, 1, m->n_threads, log, err);
-    if (!rc) rc = measure_matmul(m, log, err);
-    if (!rc) rc = measure_stream(m, memory, 1, m->n_threads, log, err);
-    if (!rc) rc = measure_kernels(m, log, err);
-    if (!rc) rc = measure_barrier(m, 1, m->n_threads, log, err);
+    int rc = measure_bandwidth(m, memory, t_lo, t_hi, log, err);
+    if (!rc && everything) rc = measure_matmul(m, log, err);
+    if (!rc) rc = measure_stream(m, memory, t_lo, t_hi, log, err);
+    if (!rc && everything) rc = measure_kernels(m, log, err);
+    if (!rc) rc = measure_barrier(m, t_lo, t_hi, log, err);
     free(memory);
     team_stop();
     if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
     return rc;
 }
 
+int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err) {
+    memset(m, 0, sizeof *m);
+    if (max_threads < 1 || max_threads > LS_MACHINE_THREADS)
+        return ls_fail(err, "thread count %d is outside 1..%d", max_threads, LS_MACHINE_THREADS);
+    m->n_threads = max_threads;
+    return measure(m, 1, max_threads, true, log, err);
+}
+
 int ls_calibrate_now(ls_machine *m, int threads, FILE *log, char *err) {
     if (threads < 1 || threads > m->n_threads) return ls_fail(err, "thread count %d is outside 1..%d", threads, m->n_threads);
-    cpu_set_t saved;
-    bool restore = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
-    void *memory = ls_alloc_huge(DRAM_BYTES);
-    if (!memory) return ls_fail(err, "cannot allocate %zu MiB", DRAM_BYTES >> 20);
-    memset(memory, 0x11, DRAM_BYTES);
     for (int s = 0; s < LS_MACHINE_SIZES; s++) m->read_gbs[threads - 1][s] = 0;
     for (int k = 0; k < LS_MACHINE_TYPES; k++)
         for (int i = 0; i < LS_MACHINE_STREAMS; i++) m->matmul_stream_gmacs[k][threads - 1][i] = 0;
-    int rc = measure_bandwidth(m, memory, threads, threads, log, err);
-    if (!rc) rc = measure_stream(m, memory, threads, threads, log, err);
-    if (!rc) rc = measure_barrier(m, threads, threads, log, err);
-    free(memory);
-    team_stop();
-    if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
-    return rc;
+    return measure(m, threads, threads, false, log, err);
 }
