@@ -156,6 +156,13 @@ static int parse_string(parser *p, char *out, size_t size) {
     return 0;
 }
 
+/* The index in ls_machine_types of the type called name, or -1. */
+static int type_named(const char *name) {
+    for (int i = 0; i < LS_MACHINE_TYPES; i++)
+        if (!strcmp(name, ls_dtype_find(ls_machine_types[i])->name)) return i;
+    return -1;
+}
+
 /* The [type][T-1][group] table the path names (".matmul_gmacs.Q8_0" and the like), with the
  * type's name after it. */
 static bool group_table(parser *p, double (**table)[LS_MACHINE_THREADS][LS_MACHINE_GROUPS], const char **name) {
@@ -196,15 +203,11 @@ static int store(parser *p, double v) {
         m->call_us[ix[0]] = v;
     } else if (!strncmp(p->path, ".matmul_stream_gmacs.", 21) && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
                IN(ix[1], LS_MACHINE_STREAMS)) {
-        int k = -1;
-        for (int i = 0; i < LS_MACHINE_TYPES; i++)
-            if (!strcmp(p->path + 21, ls_dtype_find(ls_machine_types[i])->name)) k = i;
+        int k = type_named(p->path + 21);
         if (k < 0) return bad(p, "unknown weight type in matmul_stream_gmacs");
         m->matmul_stream_gmacs[k][ix[0]][ix[1]] = v;
     } else if (group_table(p, &table, &name) && d == 2 && IN(ix[0], LS_MACHINE_THREADS) && IN(ix[1], LS_MACHINE_GROUPS)) {
-        int k = -1;
-        for (int i = 0; i < LS_MACHINE_TYPES; i++)
-            if (!strcmp(name, ls_dtype_find(ls_machine_types[i])->name)) k = i;
+        int k = type_named(name);
         if (k < 0) return bad(p, "unknown weight type in a matmul table");
         table[k][ix[0]][ix[1]] = v;
     } else if (!strcmp(p->path, ".attention_gpairs") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
