@@ -11,15 +11,20 @@ then lockstep, rep 2: the same, ...), each in a fresh process, and the table sho
   decode   tok/s of 128 greedy tokens after a 16-token prompt (one token per call)
   prefill  tok/s of one 512-token call
   ttft     time to first token: the 16-token prompt plus picking the first token
-  roofline bytes one decoded token must read (every weight the step uses, plus the mean KV
-           cache it reads over the 128 positions) / measured read bandwidth, as a
-           percentage of the measured time per token. The bandwidth is measured by
-           compare_driver --bandwidth over a buffer as big as those bytes, with the same
-           thread count, so a model that fits the last-level cache is held to the cache's
-           bandwidth, and one that does not, to DRAM's; it is measured beside every run
-           (before llama.cpp's, after lockstep's: the host's bandwidth moves from minute to
-           minute) and each run is held to its own, then the median is taken. The "read
-           GB/s" column is the median of all of them.
+  roofline bytes one decoded token must read (every weight the step uses, plus the KV cache
+           it reads) / read bandwidth, as a percentage of the measured time per token.
+           The host's bandwidth moves from minute to minute (26-53 GB/s here), so the two
+           are measured in the same seconds: after the timed decode, each driver feeds the
+           prompt again and decodes 64 tokens in blocks of 8, each block followed by a
+           0.25 s rest (both engines' threads spin a while after a call) and 8 read passes
+           over a buffer of those bytes with the same thread count (bench/read_pass.c, 2 MiB
+           pages like lockstep's packed weights); the first token and the first pass of
+           each block are not counted (the caches are full of the other's data). Roofline
+           = time of the passes / time of the tokens. The cache-resident model is the
+           exception: reads between its tokens would evict it, so it is held to the best of
+           20 passes measured beside each run (before llama.cpp's, after lockstep's). Each
+           repetition gives one roofline, the table the median; "read GB/s" is the median
+           bandwidth of the passes.
 
 Models: the default Gemma 3 270M Q4_K_M (models/default.gguf), and random-weight llama-shaped
 models made with tools/make_tiny_model.py into build/bench-models/ (made once, then reused):
@@ -29,7 +34,8 @@ models made with tools/make_tiny_model.py into build/bench-models/ (made once, t
                                fits the last-level cache
 
 The lockstep side is bench/compare_driver.c (built here against build/liblockstep.a); the
-llama.cpp side calls llama_decode through llama-cpp-python's low-level API with
+read passes are bench/read_pass.c, linked into the driver and loaded into the llama.cpp worker
+as build/bench-models/libread_pass.so; the llama.cpp side calls llama_decode through llama-cpp-python's low-level API with
 n_batch = n_ubatch = 512 and flash attention off, and picks each token by argmax over the
 logits, like the driver does. Neither side's load time is counted; both do one warm-up call.
 """
@@ -45,9 +51,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 MODELS_DIR = os.path.join(BUILD, "bench-models")
 DRIVER = os.path.join(MODELS_DIR, "compare_driver")
+READ_PASS = os.path.join(MODELS_DIR, "libread_pass.so")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 PROMPT, DECODE, PREFILL = 16, 128, 512
+PAIRED, PAIR_BLOCK, PAIR_REST_S = 64, 8, 0.25  # as compare_driver.c's PAIR_BLOCK, PAIR_REST_MS
+RESIDENT = {"llama-small-q8_0"}  # fits the last-level cache: roofline against a probe beside
 
 LLAMA_1B = dict(dim=2048, n_layer=22, n_head=32, n_head_kv=4, head_dim=64, ffn=5632,
                 vocab_size=32000, ctx=2048)
@@ -121,25 +130,42 @@ def ensure_model(name):
 
 def build_driver():
     lib = os.path.join(BUILD, "liblockstep.a")
-    src = os.path.join(ROOT, "bench", "compare_driver.c")
+    sources = [os.path.join(ROOT, "bench", f) for f in ("compare_driver.c", "read_pass.c",
+                                                        "read_pass.h")]
     if not os.path.exists(lib):
         sys.exit("compare.py: build/liblockstep.a is missing (run make)")
-    if (os.path.exists(DRIVER) and os.path.getmtime(DRIVER) > os.path.getmtime(lib)
-            and os.path.getmtime(DRIVER) > os.path.getmtime(src)):
+    newest = max(os.path.getmtime(f) for f in sources + [lib])
+    if all(os.path.exists(f) and os.path.getmtime(f) > newest for f in (DRIVER, READ_PASS)):
         return
     os.makedirs(MODELS_DIR, exist_ok=True)
-    subprocess.run(["gcc", "-O2", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra",
-                    "-I" + os.path.join(ROOT, "src"), "-o", DRIVER, src, lib,
-                    "-lpthread", "-lm"], check=True)
+    flags = ["gcc", "-O2", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra",
+             "-I" + os.path.join(ROOT, "src")]
+    subprocess.run(flags + ["-o", DRIVER, sources[0], sources[1], lib, "-lpthread", "-lm"],
+                   check=True)
+    subprocess.run(flags + ["-shared", "-fPIC", "-o", READ_PASS, sources[1],
+                            os.path.join(ROOT, "src", "base", "huge_pages.c"), "-lpthread"],
+                   check=True)
+
+
+def read_pass_library():
+    import ctypes
+
+    lib = ctypes.CDLL(READ_PASS)
+    lib.lsb_reader_create.restype = ctypes.c_void_p
+    lib.lsb_reader_create.argtypes = [ctypes.c_size_t, ctypes.c_int]
+    lib.lsb_reader_pass_ms.restype = ctypes.c_double
+    lib.lsb_reader_pass_ms.argtypes = [ctypes.c_void_p]
+    lib.lsb_reader_free.argtypes = [ctypes.c_void_p]
+    return lib
 
 
 # ---- what a decoded token reads ---------------------------------------------------------
 
-def bytes_per_token(path):
+def bytes_per_token(path, decoded):
     """Weight bytes one decode step reads (the embedding table only counts when it is also
-    the output matrix) plus the mean KV cache bytes read over the decoded positions
-    (f32 keys and values, as lockstep stores them; sliding-window layers see at most their
-    window)."""
+    the output matrix) plus the mean KV cache bytes read over `decoded` tokens after the
+    prompt (f32 keys and values, as lockstep stores them; sliding-window layers see at most
+    their window)."""
     import gguf
 
     r = gguf.GGUFReader(path)
@@ -164,22 +190,29 @@ def bytes_per_token(path):
     for i in range(n_layer):
         local = arch == "gemma3" and window and (i + 1) % 6 != 0
         visible = [min(p + 1, window) if local else p + 1
-                   for p in range(PROMPT, PROMPT + DECODE)]
+                   for p in range(PROMPT, PROMPT + decoded)]
         mean_kv += statistics.mean(visible) * 2 * n_head_kv * head_dim * 4
     return weights + mean_kv
 
 
 # ---- the two engines --------------------------------------------------------------------
 
-def run_lockstep(path, threads):
-    out = subprocess.run([DRIVER, path, str(threads), str(PROMPT), str(DECODE), str(PREFILL)],
-                         check=True, capture_output=True, text=True).stdout.split()
-    v = dict(zip(out[0::2], map(float, out[1::2])))
-    return v["prefill_ms"], v["ttft_ms"], v["decode_ms"]
+def parse(stdout):
+    """compare_driver's line (the llama.cpp worker prints the same) as a dict of floats."""
+    out = stdout.split()
+    return dict(zip(out[0::2], map(float, out[1::2])))
 
 
-def llama_worker(path, threads):
-    """Runs in its own process; prints the same line as compare_driver."""
+def run_lockstep(path, threads, paired_bytes):
+    args = [DRIVER, path, str(threads), str(PROMPT), str(DECODE), str(PREFILL)]
+    if paired_bytes:
+        args += [str(PAIRED), str(int(paired_bytes))]
+    return parse(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+
+
+def llama_worker(path, threads, paired_bytes):
+    """Runs in its own process; prints the same line as compare_driver, and measures the
+    same way (see there)."""
     import ctypes
 
     import llama_cpp
@@ -217,51 +250,88 @@ def llama_worker(path, threads):
     for _ in range(DECODE):
         token = decode([token])
     decode_ms = (time.perf_counter() - start) * 1e3
-    print(f"prefill_ms {prefill_ms:.3f} ttft_ms {ttft_ms:.3f} decode_ms {decode_ms:.3f}")
+    line = f"prefill_ms {prefill_ms:.3f} ttft_ms {ttft_ms:.3f} decode_ms {decode_ms:.3f}"
+    if paired_bytes:
+        lib = read_pass_library()
+        reader = lib.lsb_reader_create(int(paired_bytes), threads)
+        if not reader:
+            raise RuntimeError("cannot make the read buffer")
+        token_ms = read_ms = 0.0
+        clear()
+        token = decode(tokens[:PROMPT])
+        for block in range(0, PAIRED, PAIR_BLOCK):
+            for b in range(PAIR_BLOCK):
+                start = time.perf_counter()
+                token = decode([token])
+                if b:
+                    token_ms += (time.perf_counter() - start) * 1e3
+            time.sleep(PAIR_REST_S)
+            for b in range(PAIR_BLOCK):
+                ms = lib.lsb_reader_pass_ms(reader)
+                if b:
+                    read_ms += ms
+        lib.lsb_reader_free(reader)
+        line += f" paired_token_ms {token_ms:.3f} paired_read_ms {read_ms:.3f}"
+    print(line)
     llm.close()
 
 
-def run_llama(path, threads):
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--llama-worker", path,
-                          "-t", str(threads)], check=True, capture_output=True,
-                         text=True).stdout.split()
-    v = dict(zip(out[0::2], map(float, out[1::2])))
-    return v["prefill_ms"], v["ttft_ms"], v["decode_ms"]
+def run_llama(path, threads, paired_bytes):
+    args = [sys.executable, os.path.abspath(__file__), "--llama-worker", path, "-t", str(threads)]
+    if paired_bytes:
+        args += ["--paired-bytes", str(int(paired_bytes))]
+    return parse(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
 
 
-def bandwidth(n_bytes, threads):
-    mib = max(1, int(n_bytes / 2**20 + 0.5))
-    out = subprocess.run([DRIVER, "--bandwidth", str(mib), str(threads)], check=True,
-                         capture_output=True, text=True).stdout.split()
-    return float(out[1]) * 1e9
+def probe_bandwidth(n_bytes, threads):
+    """Best of 20 read passes over n_bytes (after one), in bytes/s: the cache-resident
+    model's bandwidth, measured beside its runs."""
+    lib = read_pass_library()
+    reader = lib.lsb_reader_create(int(n_bytes), threads)
+    if not reader:
+        sys.exit("compare.py: cannot make the read buffer")
+    best = min([lib.lsb_reader_pass_ms(reader) for _ in range(21)][1:])
+    lib.lsb_reader_free(reader)
+    return n_bytes / (best / 1e3)
 
 
 # ---- the table --------------------------------------------------------------------------
 
 def measure(name, threads, reps):
     path = ensure_model(name)
-    n_bytes = bytes_per_token(path)
-    results = {"llama.cpp": [], "lockstep": []}
-    bws = {"llama.cpp": [], "lockstep": []}  # measured next to each engine's run
+    resident = name in RESIDENT
+    n_bytes = bytes_per_token(path, DECODE if resident else PAIRED)
+    paired_bytes = None if resident else n_bytes
+    counted = PAIRED // PAIR_BLOCK * (PAIR_BLOCK - 1)  # tokens and passes each driver times
+    runs = {"llama.cpp": [], "lockstep": []}
+    rooflines = {"llama.cpp": [], "lockstep": []}
+    bws = []
     for rep in range(reps):
-        bws["llama.cpp"].append(bandwidth(n_bytes, threads))
-        results["llama.cpp"].append(run_llama(path, threads))
-        results["lockstep"].append(run_lockstep(path, threads))
-        bws["lockstep"].append(bandwidth(n_bytes, threads))
-        log(f"  {name} rep {rep + 1}/{reps}: llama.cpp {results['llama.cpp'][-1]}, "
-            f"lockstep {results['lockstep'][-1]} (prefill, ttft, decode ms)")
-    all_bws = bws["llama.cpp"] + bws["lockstep"]
-    row = {"model": name, "bytes_per_token": n_bytes, "bandwidth": statistics.median(all_bws)}
-    for engine, runs in results.items():
+        if resident:
+            bws.append(probe_bandwidth(n_bytes, threads))
+        runs["llama.cpp"].append(run_llama(path, threads, paired_bytes))
+        runs["lockstep"].append(run_lockstep(path, threads, paired_bytes))
+        if resident:
+            bws.append(probe_bandwidth(n_bytes, threads))
+        for engine, r in ((e, v[-1]) for e, v in runs.items()):
+            if resident:  # against the probe beside the run
+                bw = bws[-1] if engine == "lockstep" else bws[-2]
+                rooflines[engine].append(n_bytes * DECODE / (r["decode_ms"] / 1e3) / bw)
+            else:
+                rooflines[engine].append(r["paired_read_ms"] / r["paired_token_ms"])
+                bws.append(n_bytes * counted / (r["paired_read_ms"] / 1e3))
+        log(f"  {name} rep {rep + 1}/{reps}: " + ", ".join(
+            f"{e} {v[-1]['prefill_ms']:.0f}/{v[-1]['ttft_ms']:.1f}/{v[-1]['decode_ms']:.0f} ms "
+            f"roofline {100 * rooflines[e][-1]:.0f}%" for e, v in runs.items())
+            + " (prefill/ttft/decode)")
+    row = {"model": name, "bytes_per_token": n_bytes, "bandwidth": statistics.median(bws)}
+    for engine, rs in runs.items():
         row[engine] = {
-            "decode": statistics.median(DECODE / (r[2] / 1e3) for r in runs),
-            "prefill": statistics.median(PREFILL / (r[0] / 1e3) for r in runs),
-            "ttft_ms": statistics.median(r[1] for r in runs),
+            "decode": statistics.median(DECODE / (r["decode_ms"] / 1e3) for r in rs),
+            "prefill": statistics.median(PREFILL / (r["prefill_ms"] / 1e3) for r in rs),
+            "ttft_ms": statistics.median(r["ttft_ms"] for r in rs),
+            "roofline": statistics.median(rooflines[engine]),
         }
-        # each repetition against the bandwidth measured beside it (the host's bandwidth
-        # moves from minute to minute), then the median
-        row[engine]["roofline"] = statistics.median(
-            n_bytes * (DECODE / (r[2] / 1e3)) / bw for r, bw in zip(runs, bws[engine]))
     return row
 
 
@@ -295,9 +365,10 @@ def main():
                     help="comma-separated, from: " + ", ".join(MODELS))
     ap.add_argument("--json", help="also write the raw medians here")
     ap.add_argument("--llama-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--paired-bytes", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.llama_worker:
-        llama_worker(args.llama_worker, args.threads)
+        llama_worker(args.llama_worker, args.threads, args.paired_bytes)
         return
     names = [m for m in args.models.split(",") if m]
     for m in names:

@@ -1,23 +1,23 @@
-/* compare_driver.c — the lockstep side of bench/compare.py, built by it against
- * build/liblockstep.a into build/bench-models/compare_driver.
+/* compare_driver.c — the lockstep side of bench/compare.py, built by it (with
+ * bench/read_pass.c) against build/liblockstep.a into build/bench-models/compare_driver.
  *
- *   compare_driver MODEL THREADS [decode_prompt decode_tokens prefill_tokens]
+ *   compare_driver MODEL THREADS [PROMPT DECODE PREFILL [PAIRED BYTES]]
  *       loads and compiles the model (not timed), warms up with one call, then times:
- *       prefill  one forward call of prefill_tokens tokens (max_rows = prefill_tokens)
- *       ttft     a decode_prompt-token prompt (one call) plus the argmax of its logits
+ *       prefill  one forward call of PREFILL tokens (max_rows = PREFILL)
+ *       ttft     a PROMPT-token prompt (one call) plus the argmax of its logits
  *                (ls_argmax: the engine's greedy choice, as `lockstep run --temp 0` makes it)
- *       decode   decode_tokens single-token calls after it, each fed its own argmax
- *       and prints one line: "prefill_ms X ttft_ms Y decode_ms Z".
- *   compare_driver --bandwidth MIB THREADS
- *       reads a MIB MiB buffer with THREADS threads (each its contiguous half, 64-byte
- *       vector loads), best of 20 passes after a warm-up; prints "bandwidth_gbs X". The
- *       buffer is in the pages lockstep's packed weights take (ls_alloc_huge: 2 MiB where
- *       the system offers them), so the roofline's bandwidth is the best those pages give.
+ *       decode   DECODE single-token calls after it, each fed its own argmax
+ *       and prints "prefill_ms X ttft_ms Y decode_ms Z". With PAIRED and BYTES, it then
+ *       feeds the prompt again and decodes PAIRED tokens in blocks of PAIR_BLOCK, each block
+ *       followed by a rest (PAIR_REST_MS) and PAIR_BLOCK read passes over BYTES bytes
+ *       (read_pass.h) with the same thread count, and adds "paired_token_ms A paired_read_ms B": the sums over the
+ *       tokens and passes that are not the first of their block (the first token after
+ *       reads finds the caches full of them; the first pass after tokens, of weights).
+ *       B / A is the roofline of compare.py: the share of a token's time that reading its
+ *       bytes takes at the bandwidth of the same seconds.
  *
  * Token ids are fixed (i * 7919 + 13 mod n_vocab), so both engines see the same kind of
  * input; only the timings matter here (tests/ check the numbers). */
-#include <immintrin.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +27,13 @@
 #include "compile/program.h"
 #include "graph/model.h"
 #include "quant/quant.h"
-#include "run/packed_weights.h"
+#include "read_pass.h"
 #include "run/runtime.h"
 #include "text/sample.h"
+
+#define PAIR_BLOCK 8
+#define PAIR_REST_MS 250 /* between a block's tokens and its reads: the runtime's workers spin
+                          * 0.2 s after a call before they sleep, and would share the reads' CPUs */
 
 static double now_ms(void) {
     struct timespec ts;
@@ -37,63 +41,21 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-typedef struct reader {
-    const uint8_t *data;
-    size_t bytes;
-    long long sink;
-} reader;
-
-__attribute__((target("avx512f"))) static void *read_all(void *arg) {
-    reader *r = arg;
-    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-    for (size_t i = 0; i + 256 <= r->bytes; i += 256) {
-        a0 = _mm512_xor_si512(a0, _mm512_load_si512(r->data + i));
-        a1 = _mm512_xor_si512(a1, _mm512_load_si512(r->data + i + 64));
-        a2 = _mm512_xor_si512(a2, _mm512_load_si512(r->data + i + 128));
-        a3 = _mm512_xor_si512(a3, _mm512_load_si512(r->data + i + 192));
-    }
-    a0 = _mm512_xor_si512(_mm512_xor_si512(a0, a1), _mm512_xor_si512(a2, a3));
-    r->sink = _mm512_reduce_add_epi64(a0);
-    return NULL;
-}
-
-static int bandwidth(size_t mib, int threads) {
-    size_t bytes = mib << 20;
-    uint8_t *buffer = ls_alloc_huge(bytes);
-    if (!buffer || threads < 1 || threads > 64) return 1;
-    memset(buffer, 1, bytes);
-    size_t per = bytes / (size_t)threads / 256 * 256;
-    double best = 1e30;
-    for (int pass = 0; pass < 21; pass++) {
-        pthread_t id[64];
-        reader r[64];
-        double start = now_ms();
-        for (int t = 0; t < threads; t++) {
-            r[t] = (reader){buffer + (size_t)t * per, per, 0};
-            if (t) pthread_create(&id[t], NULL, read_all, &r[t]);
-        }
-        read_all(&r[0]);
-        for (int t = 1; t < threads; t++) pthread_join(id[t], NULL);
-        double ms = now_ms() - start;
-        if (pass > 0 && ms < best) best = ms;
-    }
-    printf("bandwidth_gbs %.3f\n", (double)per * threads / (best / 1e3) / 1e9);
-    free(buffer);
-    return 0;
-}
-
 int main(int argc, char **argv) {
-    if (argc == 4 && !strcmp(argv[1], "--bandwidth"))
-        return bandwidth((size_t)atol(argv[2]), atoi(argv[3]));
-    if (argc != 3 && argc != 6) {
-        fprintf(stderr, "usage: compare_driver MODEL THREADS [PROMPT DECODE PREFILL] | "
-                        "--bandwidth MIB THREADS\n");
+    if (argc != 3 && argc != 6 && argc != 8) {
+        fprintf(stderr, "usage: compare_driver MODEL THREADS [PROMPT DECODE PREFILL [PAIRED BYTES]]\n");
         return 2;
     }
     int threads = atoi(argv[2]);
-    int64_t n_prompt = argc == 6 ? atol(argv[3]) : 16;
-    int64_t n_decode = argc == 6 ? atol(argv[4]) : 128;
-    int64_t n_prefill = argc == 6 ? atol(argv[5]) : 512;
+    int64_t n_prompt = argc >= 6 ? atol(argv[3]) : 16;
+    int64_t n_decode = argc >= 6 ? atol(argv[4]) : 128;
+    int64_t n_prefill = argc >= 6 ? atol(argv[5]) : 512;
+    int64_t n_paired = argc == 8 ? atol(argv[6]) : 0;
+    size_t read_bytes = argc == 8 ? (size_t)atoll(argv[7]) : 0;
+    if (n_prompt < 1 || n_decode < 0 || n_prefill < 1 || n_paired < 0 || n_paired > n_decode) {
+        fprintf(stderr, "compare_driver: PROMPT and PREFILL must be >= 1, 0 <= PAIRED <= DECODE\n");
+        return 2;
+    }
     char err[LS_ERROR_SIZE];
     ls_model model;
     ls_program program;
@@ -134,7 +96,34 @@ int main(int argc, char **argv) {
         token = ls_argmax(logits, (int32_t)n_vocab);
     }
     double decode_ms = now_ms() - start;
-    printf("prefill_ms %.3f ttft_ms %.3f decode_ms %.3f\n", prefill_ms, ttft_ms, decode_ms);
+    printf("prefill_ms %.3f ttft_ms %.3f decode_ms %.3f", prefill_ms, ttft_ms, decode_ms);
+
+    if (n_paired > 0) {
+        lsb_reader *reader = lsb_reader_create(read_bytes, threads);
+        if (!reader) {
+            fprintf(stderr, "compare_driver: cannot make a %zu-byte read buffer\n", read_bytes);
+            return 1;
+        }
+        double token_ms = 0, read_ms = 0;
+        logits = ls_runtime_forward(runtime, tokens, n_prompt, 0);
+        token = ls_argmax(logits, (int32_t)n_vocab);
+        for (int64_t i = 0; i < n_paired;) {
+            for (int b = 0; b < PAIR_BLOCK && i < n_paired; b++, i++) {
+                start = now_ms();
+                logits = ls_runtime_forward(runtime, &token, 1, n_prompt + i);
+                token = ls_argmax(logits, (int32_t)n_vocab);
+                if (b) token_ms += now_ms() - start;
+            }
+            nanosleep(&(struct timespec){0, PAIR_REST_MS * 1000000L}, NULL);
+            for (int b = 0; b < PAIR_BLOCK; b++) {
+                double ms = lsb_reader_pass_ms(reader);
+                if (b) read_ms += ms;
+            }
+        }
+        lsb_reader_free(reader);
+        printf(" paired_token_ms %.3f paired_read_ms %.3f", token_ms, read_ms);
+    }
+    printf("\n");
     free(tokens);
     ls_runtime_free(runtime);
     ls_program_free(&program);

@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/huge_pages.h"
 #include "quant/quant.h"
-#include "run/packed_weights.h"
 #include "run/runtime.h"
 
 #define REPEATS 7

@@ -2,9 +2,9 @@
  *
  * On the AVX-512 path, quantized matrices are copied once, before the first call, into the
  * packed layout of quant.h (ls_pack_rows), in memory backed by 2 MiB pages where the system
- * offers them; every matmul step on them (decode and prefill) then reads the copy. The copy
- * takes the matrix's bytes again (Gemma 3 270M Q4_K_M: 235 MiB) and gives the same bits.
- * Other paths pack nothing. */
+ * offers them (base/huge_pages.h); every matmul step on them (decode and prefill) then
+ * reads the copy. The copy takes the matrix's bytes again (Gemma 3 270M Q4_K_M: 235 MiB)
+ * and gives the same bits. Other paths pack nothing. */
 #ifndef LS_PACKED_WEIGHTS_H
 #define LS_PACKED_WEIGHTS_H
 
@@ -21,11 +21,5 @@ typedef struct ls_packed_weights {
 /* 0, or -1 with err when memory runs out. A matrix used by several nodes is packed once. */
 int ls_packed_weights_create(ls_packed_weights *pw, const ls_program *p, char *err);
 void ls_packed_weights_free(ls_packed_weights *pw);
-
-/* bytes (rounded up to 2 MiB) aligned to 2 MiB, with the advice to back them by huge pages
- * (transparent huge pages in madvise mode): a stream over them, like decode's once-a-token
- * read of every weight, then walks the page tables once per 2 MiB instead of per 4 KiB.
- * Advice only: without it, the same bytes in small pages. NULL if out of memory; free(). */
-void *ls_alloc_huge(size_t bytes);
 
 #endif
