@@ -9,10 +9,11 @@
  * at a time here) only ever adds time. The median is printed beside it. The prediction comes
  * from the compiled program and the machine model (compile/cost.h) for exactly the same
  * calls: the same positions, the same rows per call. A second prediction takes the memory
- * and barrier figures measured again just before the runs (ls_calibrate_now, a few
- * seconds): on a shared host the DRAM bandwidth moves between 26 and 53 GB/s from minute to
- * minute, which moves a memory-bound decode as much, and the barrier between 0.14 and 0.7 us
- * as the host places the two vCPUs, while compute rates hold. */
+ * and barrier figures measured again just before each repeat (ls_calibrate_now, a few
+ * seconds each) and is compared with that repeat; the median of those ratios is printed:
+ * on a shared host the DRAM bandwidth moves between 26 and 53 GB/s from minute to minute,
+ * which moves a memory-bound decode as much, and the barrier between 0.14 and 0.7 us as the
+ * host places the two vCPUs, while compute rates hold. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,8 @@ static const char *usage =
     "                     ~/.cache/lockstep/machine.json, else built-in figures)\n"
     "  --fixed            predict from the machine model only; by default the figures a shared\n"
     "                     host moves (read bandwidth, streaming products, barrier) are also\n"
-    "                     measured again just before the runs, a few seconds, and a second\n"
-    "                     prediction uses them\n"
+    "                     measured again before each repeat, a few seconds each, and a second\n"
+    "                     prediction for that repeat uses them\n"
     "  --steps            also time every step alone on one thread (each the fastest of the\n"
     "                     repeats, so other load on the machine matters less) and print\n"
     "                     predicted and measured ms per kernel, for one decode call and one\n"
@@ -200,39 +201,46 @@ int cmd_bench(int argc, char **argv) {
     double predicted_decode = ls_cost_decode_ms(p, &machine, n_prompt, n_decode);
     double predicted_prefill = ls_cost_prefill_ms(p, &machine, n_prefill);
     double cost_ms = cli_now_ms() - start;
-    /* The memory and barrier figures again, now: the second prediction (bench.c's header). */
+    /* The memory and barrier figures again before every repeat: the second prediction
+     * (bench.c's header). now_* [rep]: that repeat's prediction from them. */
     ls_machine now = machine;
-    double now_decode = 0, now_prefill = 0;
     const int now_threads = p->n_threads < machine.n_threads ? p->n_threads : machine.n_threads;
-    if (!fixed) {
-        char err[LS_ERROR_SIZE];
-        double t0 = cli_now_ms();
-        if (ls_calibrate_now(&now, now_threads, NULL, err)) {
-            cli_error(cmd, "%s", err);
-            cli_engine_close(&engine);
-            return 1;
-        }
-        now_decode = ls_cost_decode_ms(p, &now, n_prompt, n_decode);
-        now_prefill = ls_cost_prefill_ms(p, &now, n_prefill);
-        fprintf(stderr, "bench: memory and barrier figures measured again in %.1f s\n", (cli_now_ms() - t0) / 1e3);
-    }
+    double now_s = 0, now_read_lo = 1e30, now_read_hi = 0, now_barrier_lo = 1e30, now_barrier_hi = 0;
 
     int64_t n_vocab = p->graph.nodes[p->graph.output].width;
     int32_t *tokens = malloc((size_t)needed * sizeof *tokens);
-    double *decode_ms = malloc((size_t)repeats * sizeof *decode_ms);
-    double *prefill_ms = malloc((size_t)repeats * sizeof *prefill_ms);
-    if (!tokens || !decode_ms || !prefill_ms) {
-        free(tokens);
-        free(decode_ms);
-        free(prefill_ms);
-        cli_engine_close(&engine);
+    /* per repeat: decode ms/token, prefill ms, and each over its own second prediction */
+    double *per_repeat = malloc(4 * (size_t)repeats * sizeof *per_repeat);
+    ls_packed_weights packed = {0};
+    if (!tokens || !per_repeat) {
         cli_error(cmd, "out of memory");
-        return 1;
+        rc = 1;
+        goto done;
     }
+    double *decode_ms = per_repeat, *prefill_ms = per_repeat + repeats;
+    double *decode_ratio = per_repeat + 2 * repeats, *prefill_ratio = per_repeat + 3 * repeats;
     for (int64_t i = 0; i < needed; i++) tokens[i] = (int32_t)((i * 7919 + 13) % n_vocab);
 
     double wall_total = 0, cpu_total = 0;
     for (int64_t rep = -1; rep < repeats; rep++) { /* rep -1: warm-up */
+        double now_decode = 0, now_prefill = 0;
+        if (!fixed && rep >= 0) {
+            char err[LS_ERROR_SIZE];
+            double t0 = cli_now_ms();
+            if (ls_calibrate_now(&now, now_threads, NULL, err)) {
+                cli_error(cmd, "%s", err);
+                rc = 1;
+                break;
+            }
+            now_s += (cli_now_ms() - t0) / 1e3;
+            double gbs = now.read_gbs[now_threads - 1][now.n_sizes - 1], barrier = now.barrier_us[now_threads - 1];
+            if (gbs < now_read_lo) now_read_lo = gbs;
+            if (gbs > now_read_hi) now_read_hi = gbs;
+            if (barrier < now_barrier_lo) now_barrier_lo = barrier;
+            if (barrier > now_barrier_hi) now_barrier_hi = barrier;
+            now_decode = ls_cost_decode_ms(p, &now, n_prompt, n_decode);
+            now_prefill = ls_cost_prefill_ms(p, &now, n_prefill);
+        }
         /* Prefill: n_prefill tokens in calls of max_rows. */
         double c0 = cpu_ms(), w0 = cli_now_ms();
         double t0 = cli_now_ms();
@@ -261,8 +269,14 @@ int cmd_bench(int argc, char **argv) {
             cpu_total += cpu_ms() - c0;
             prefill_ms[rep] = prefill;
             decode_ms[rep] = decode / (double)n_decode;
+            if (!fixed) {
+                decode_ratio[rep] = decode_ms[rep] / now_decode;
+                prefill_ratio[rep] = prefill / now_prefill;
+            }
         }
     }
+    if (rc) goto done;
+    if (!fixed) fprintf(stderr, "bench: memory and barrier figures measured again before each repeat, %.1f s in all\n", now_s);
     double median_decode = median(decode_ms, (int)repeats);
     double median_prefill = median(prefill_ms, (int)repeats);
     double best_decode = decode_ms[0], best_prefill = prefill_ms[0]; /* sorted by median() */
@@ -288,14 +302,14 @@ int cmd_bench(int argc, char **argv) {
            predicted_prefill, best_prefill, median_prefill);
     if (!fixed) {
         const int last = machine.n_sizes - 1;
-        printf("memory now: read %.1f GB/s at %.0f MiB with %d threads (machine model: %.1f), barrier %.2f us "
-               "(%.2f); predicted with it: decode %.3f ms/token (%.2f), prefill %.3f ms/token (%.2f)\n",
-               now.read_gbs[now_threads - 1][last], now.size_bytes[last] / 1048576.0, now_threads,
-               machine.read_gbs[now_threads - 1][last], now.barrier_us[now_threads - 1],
-               machine.barrier_us[now_threads - 1], now_decode, best_decode / now_decode,
-               now_prefill / (double)n_prefill, best_prefill / now_prefill);
+        printf("memory before each repeat: read %.1f-%.1f GB/s at %.0f MiB with %d threads (machine model: %.1f), "
+               "barrier %.2f-%.2f us (%.2f); measured / predicted with them, median of the repeats: "
+               "decode %.2f, prefill %.2f\n",
+               now_read_lo, now_read_hi, machine.size_bytes[last] / 1048576.0, now_threads,
+               machine.read_gbs[now_threads - 1][last], now_barrier_lo, now_barrier_hi,
+               machine.barrier_us[now_threads - 1], median(decode_ratio, (int)repeats),
+               median(prefill_ratio, (int)repeats));
     }
-    ls_packed_weights packed = {0};
     if (steps && (ls_packed_weights_create(&packed, p, NULL) ||
                   profile_steps(p, &machine, &packed, tokens, 1, n_prompt, repeats, "decode call") ||
                   profile_steps(p, &machine, &packed, tokens, p->max_rows < n_prefill ? p->max_rows : n_prefill,
@@ -303,10 +317,10 @@ int cmd_bench(int argc, char **argv) {
         cli_error(cmd, "out of memory");
         rc = 1;
     }
+done:
     ls_packed_weights_free(&packed);
     free(tokens);
-    free(decode_ms);
-    free(prefill_ms);
+    free(per_repeat);
     cli_engine_close(&engine);
     return rc;
 }

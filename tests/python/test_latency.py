@@ -231,10 +231,11 @@ def test_calibrate_then_bench():
             assert m, out
             assert float(m.group(1)) > 0 and float(m.group(2)) > 0
         assert re.search(r"compile [\d.]+ ms", out), out
-        # the second prediction, from the memory figures measured again before the runs
-        m = re.search(r"memory now: read ([\d.]+) GB/s .*predicted with it: decode ([\d.]+) ms/token "
-                      r"\(([\d.]+)\), prefill ([\d.]+) ms/token", out)
+        # the second prediction, from the memory figures measured again before each repeat
+        m = re.search(r"memory before each repeat: read ([\d.]+)-([\d.]+) GB/s .*median of the "
+                      r"repeats: decode ([\d.]+), prefill ([\d.]+)", out)
         assert m and all(float(g) > 0 for g in m.groups()), out
+        assert float(m.group(1)) <= float(m.group(2)), out
         r = ok("bench", "-m", model, "-t", "1", "-n", "2", "--prefill", "8", "--repeat", "1",
                "--ctx", "64", "--fixed", env=env)
-        assert "memory now" not in r.stdout and "predicted" in r.stdout
+        assert "memory before" not in r.stdout and "predicted" in r.stdout
