@@ -268,6 +268,8 @@ def llama_worker(path, threads, paired_bytes):
             time.sleep(PAIR_REST_S)
             for b in range(PAIR_BLOCK):
                 ms = lib.lsb_reader_pass_ms(reader)
+                if ms < 0:
+                    raise RuntimeError("cannot start the read threads")
                 if b:
                     read_ms += ms
         lib.lsb_reader_free(reader)
@@ -290,7 +292,10 @@ def probe_bandwidth(n_bytes, threads):
     reader = lib.lsb_reader_create(int(n_bytes), threads)
     if not reader:
         sys.exit("compare.py: cannot make the read buffer")
-    best = min([lib.lsb_reader_pass_ms(reader) for _ in range(21)][1:])
+    passes = [lib.lsb_reader_pass_ms(reader) for _ in range(21)]
+    if min(passes) < 0:
+        sys.exit("compare.py: cannot start the read threads")
+    best = min(passes[1:])
     lib.lsb_reader_free(reader)
     return n_bytes / (best / 1e3)
 

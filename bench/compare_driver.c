@@ -117,6 +117,10 @@ int main(int argc, char **argv) {
             nanosleep(&(struct timespec){0, PAIR_REST_MS * 1000000L}, NULL);
             for (int b = 0; b < PAIR_BLOCK; b++) {
                 double ms = lsb_reader_pass_ms(reader);
+                if (ms < 0) {
+                    fprintf(stderr, "compare_driver: cannot start the read threads\n");
+                    return 1;
+                }
                 if (b) read_ms += ms;
             }
         }
