@@ -35,9 +35,9 @@ models made with tools/make_tiny_model.py into build/bench-models/ (made once, t
 
 The lockstep side is bench/compare_driver.c (built here against build/liblockstep.a); the
 read passes are bench/read_pass.c, linked into the driver and loaded into the llama.cpp worker
-as build/bench-models/libread_pass.so; the llama.cpp side calls llama_decode through llama-cpp-python's low-level API with
-n_batch = n_ubatch = 512 and flash attention off, and picks each token by argmax over the
-logits, like the driver does. Neither side's load time is counted; both do one warm-up call.
+as build/bench-models/libread_pass.so; the llama.cpp side calls llama_decode through
+llama-cpp-python's low-level API with n_batch = n_ubatch = 512 and flash attention off, and
+picks each token by argmax over the logits, like the driver does. Neither side's load time is counted; both do one warm-up call.
 """
 import argparse
 import json
@@ -259,7 +259,7 @@ def llama_worker(path, threads, paired_bytes):
         token_ms = read_ms = 0.0
         clear()
         token = decode(tokens[:PROMPT])
-        for block in range(0, PAIRED, PAIR_BLOCK):
+        for _ in range(0, PAIRED, PAIR_BLOCK):
             for b in range(PAIR_BLOCK):
                 start = time.perf_counter()
                 token = decode([token])

@@ -10,11 +10,11 @@
  *       and prints "prefill_ms X ttft_ms Y decode_ms Z". With PAIRED and BYTES, it then
  *       feeds the prompt again and decodes PAIRED tokens in blocks of PAIR_BLOCK, each block
  *       followed by a rest (PAIR_REST_MS) and PAIR_BLOCK read passes over BYTES bytes
- *       (read_pass.h) with the same thread count, and adds "paired_token_ms A paired_read_ms B": the sums over the
- *       tokens and passes that are not the first of their block (the first token after
- *       reads finds the caches full of them; the first pass after tokens, of weights).
- *       B / A is the roofline of compare.py: the share of a token's time that reading its
- *       bytes takes at the bandwidth of the same seconds.
+ *       (read_pass.h) with the same thread count, and adds "paired_token_ms A
+ *       paired_read_ms B": the sums over the tokens and passes that are not the first of
+ *       their block (the first token after reads finds the caches full of them; the first
+ *       pass after tokens, of weights). B / A is the roofline of compare.py: the share of a
+ *       token's time that reading its bytes takes at the bandwidth of the same seconds.
  *
  * Token ids are fixed (i * 7919 + 13 mod n_vocab), so both engines see the same kind of
  * input; only the timings matter here (tests/ check the numbers). */

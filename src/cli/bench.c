@@ -202,7 +202,7 @@ int cmd_bench(int argc, char **argv) {
     double predicted_prefill = ls_cost_prefill_ms(p, &machine, n_prefill);
     double cost_ms = cli_now_ms() - start;
     /* The memory and barrier figures again before every repeat: the second prediction
-     * (bench.c's header). now_* [rep]: that repeat's prediction from them. */
+     * (bench.c's header); the ranges they were measured in. */
     ls_machine now = machine;
     const int now_threads = p->n_threads < machine.n_threads ? p->n_threads : machine.n_threads;
     double now_s = 0, now_read_lo = 1e30, now_read_hi = 0, now_barrier_lo = 1e30, now_barrier_hi = 0;
