@@ -29,6 +29,7 @@ def main():
         ' "sizes": [%s],' % ", ".join(str(int(s)) for s in m["sizes"]),
         ' "read_gbs": %s,' % rows(m["read_gbs"]),
         ' "barrier_us": %s, "call_us": %s,' % (row(m["barrier_us"]), row(m["call_us"])),
+        ' "cold_us": %s, "cold_line_ns": %s,' % (rows(m["cold_us"]), rows(m["cold_line_ns"])),
     ]
     for key in ("matmul_gmacs", "matmul_gmacs_512", "matmul_gmacs_256", "matmul_gmacs_288"):
         lines.append(' "%s": {' % key)

@@ -63,12 +63,23 @@ static void save_groups(FILE *f, const char *key, const double table[][LS_MACHIN
     fputc('}', f);
 }
 
+/* ,\n  "name": [[s0, s1], ...] for thread counts 1..n. */
+static void save_streams(FILE *f, const char *name, const double table[][LS_MACHINE_STREAMS], int n) {
+    fprintf(f, ",\n  \"%s\": [", name);
+    for (int t = 0; t < n; t++) {
+        fprintf(f, "%s[", t ? ", " : "");
+        for (int i = 0; i < LS_MACHINE_STREAMS; i++) fprintf(f, "%s%.4g", i ? ", " : "", table[t][i]);
+        fputc(']', f);
+    }
+    fputc(']', f);
+}
+
 int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     char tmp[PATH_MAX + 16];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return ls_fail(err, "cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"format\": \"lockstep-machine-5\",\n  \"threads\": %d,\n  \"sizes\": [",
+    fprintf(f, "{\n  \"format\": \"lockstep-machine-6\",\n  \"threads\": %d,\n  \"sizes\": [",
             m->n_threads);
     for (int s = 0; s < m->n_sizes; s++) fprintf(f, "%s%.0f", s ? ", " : "", m->size_bytes[s]);
     fprintf(f, "],\n  \"read_gbs\": [");
@@ -82,6 +93,8 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     fprintf(f, "],\n  \"call_us\": [");
     for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->call_us[t]);
     fprintf(f, "]");
+    save_streams(f, "cold_us", m->cold_us, m->n_threads);
+    save_streams(f, "cold_line_ns", m->cold_line_ns, m->n_threads);
     save_groups(f, "matmul_gmacs", m->matmul_gmacs, m->n_threads);
     save_groups(f, "matmul_gmacs_512", m->matmul_gmacs_512, m->n_threads);
     save_groups(f, "matmul_gmacs_256", m->matmul_gmacs_256, m->n_threads);
@@ -201,6 +214,11 @@ static int store(parser *p, double v) {
         m->barrier_us[ix[0]] = v;
     } else if (!strcmp(p->path, ".call_us") && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
         m->call_us[ix[0]] = v;
+    } else if (!strcmp(p->path, ".cold_us") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) && IN(ix[1], LS_MACHINE_STREAMS)) {
+        m->cold_us[ix[0]][ix[1]] = v;
+    } else if (!strcmp(p->path, ".cold_line_ns") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
+               IN(ix[1], LS_MACHINE_STREAMS)) {
+        m->cold_line_ns[ix[0]][ix[1]] = v;
     } else if (!strncmp(p->path, ".matmul_stream_gmacs.", 21) && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
                IN(ix[1], LS_MACHINE_STREAMS)) {
         int k = type_named(p->path + 21);
@@ -276,7 +294,7 @@ static int parse_value(parser *p, int nesting) {
     if (c == '"') {
         char text[64];
         if (parse_string(p, text, sizeof text)) return -1;
-        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-5")) p->format_ok = true;
+        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-6")) p->format_ok = true;
         return 0;
     }
     char number[40];
@@ -326,12 +344,14 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
 /* Measured by `lockstep calibrate` on an AMD EPYC (Zen 4) with 2 vCPUs, AVX-512 kernels
  * (DRAM, in 2 MiB pages: 31 GB/s with 1 thread, 33 with 2 in the spell it ran in, up to 50
  * in quiet ones; REFERENCE.md has 19.5 and 24.6 from another tool). Kernels change:
- * recalibrate after they do, and paste the output of tools/machine_builtin.py here. */
+ * recalibrate after they do, and paste the output of tools/machine_builtin.py here. The cold
+ * reads were added later from a calibration of the same machine (2026-11-25 19:20). */
 static const char builtin_machine[] =
-    "{\"format\": \"lockstep-machine-5\", \"threads\": 2,\n"
+    "{\"format\": \"lockstep-machine-6\", \"threads\": 2,\n"
     " \"sizes\": [262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 25165824, 33554432, 50331648, 67108864, 268435456],\n"
     " \"read_gbs\": [[118.2, 118.2, 100, 101, 101.6, 101.5, 90.87, 53.67, 43.44, 38.97, 36.16, 31.11], [236.2, 236.2, 236, 196.5, 201, 203.1, 199.6, 117.9, 81.73, 52.9, 44.1, 33.84]],\n"
     " \"barrier_us\": [0.001, 0.1427], \"call_us\": [0.001, 0.1427],\n"
+    " \"cold_us\": [[0.2995, 1.232], [0.0106, 1.104]], \"cold_line_ns\": [[3.796, 4.048], [1.544, 5.256]],\n"
     " \"matmul_gmacs\": {\n"
     "  \"F32\": [[17.94, 24.22, 28.27, 30.39], [36.19, 48.42, 56.69, 60.78]],\n"
     "  \"F16\": [[14.17, 20.39, 25.15, 28.12], [27.83, 40.84, 50.26, 56.19]],\n"
@@ -521,6 +541,27 @@ static double time_of(double bytes, double bytes_per_us, double work, double wor
     return a > b ? a : b;
 }
 
+/* us for one thread to read `bytes` that a call's weight stream over working set ws
+ * evicted (cost.h): 0 at the L2 size, the measured figures at the stream sizes, linear in
+ * log(ws) between, the last beyond. */
+static double cold(const ls_machine *m, int T, double bytes, double ws) {
+    if (bytes <= 0) return 0;
+    const int th = clamp_threads(m, T) - 1;
+    double lines = (double)(((int64_t)bytes + 63) / 64);
+    double x[LS_MACHINE_STREAMS + 1], y[LS_MACHINE_STREAMS + 1];
+    x[0] = ls_logf((float)(LS_MACHINE_MATMUL_BYTES * (double)T));
+    y[0] = 0;
+    for (int i = 0; i < LS_MACHINE_STREAMS; i++) {
+        x[i + 1] = ls_logf((float)ls_machine_stream_bytes[i]);
+        y[i + 1] = m->cold_us[th][i] + m->cold_line_ns[th][i] * lines / 1e3;
+    }
+    double lx = ls_logf((float)ws);
+    if (lx <= x[0]) return y[0];
+    for (int i = 1; i <= LS_MACHINE_STREAMS; i++)
+        if (lx <= x[i]) return y[i - 1] + (y[i] - y[i - 1]) * (lx - x[i - 1]) / (x[i] - x[i - 1]);
+    return y[LS_MACHINE_STREAMS];
+}
+
 /* Predicted us of thread t's tile of step s, and what it moves and computes. */
 static double thread_cost(const ls_program *p, const ls_machine *m, const ls_step *s, int t,
                           const call_shape *c, double *bytes_out, double *work_out) {
@@ -554,6 +595,11 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
             bytes = work * 8;
         }
         us = time_of(bytes, arena_bw, work, share(m->rate_g[rate], m, T) * 1e3);
+        if (rows == 1 && r > 0) { /* the operands the weight stream evicted */
+            if (s->kernel == LS_K_EMBED) us += cold(m, T, weight_bytes(n->weight) / (double)n->weight->n_out, c->working_set);
+            if (s->kernel == LS_K_RMSNORM) us += cold(m, T, (double)n->weight->n_in * 4, c->working_set);
+            if (s->kernel == LS_K_KV_STORE) us += cold(m, T, 2.0 * (double)p->graph.kv_width * 4, c->working_set);
+        }
         break;
     }
     case LS_K_ADD:
@@ -569,6 +615,7 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
         work = (double)(b - a) * n->p.rope.head_dim * (double)rows;
         bytes = work * 8;
         us = time_of(bytes, arena_bw, work, share(m->rate_g[LS_RATE_ROPE], m, T) * 1e3);
+        if (rows == 1 && b > a) us += cold(m, T, (double)n->p.rope.head_dim * 4, c->working_set); /* its angles */
         break;
     case LS_K_ATTENTION: {
         if (b <= a) break;
@@ -588,7 +635,9 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
         const int th = clamp_threads(m, T) - 1;
         double compute = (double)(b - a) * keys * attention_us(m->attention_gpairs[th], head_dim, T) +
                          (double)(b - a) * (double)rows * attention_us(m->attention_grows[th], head_dim, T);
-        us = time_of(kv_bytes, bandwidth(m, c->working_set, T) / T, compute, 1.0);
+        /* one row: its KV rows come cold, latency-bound; more: streamed */
+        double kv_us = rows == 1 ? cold(m, T, kv_bytes, c->working_set) : kv_bytes / (bandwidth(m, c->working_set, T) / T);
+        us = kv_us > compute ? kv_us : compute;
         break;
     }
     case LS_K_MATMUL: {

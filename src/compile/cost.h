@@ -25,6 +25,11 @@
  * rate is added to the compute, not overlapped with it: a matrix of short rows (n_in 288)
  * from the last-level cache measured 1.75x its max(compute, stream) and 1.2x this sum, and
  * from DRAM the two forms differ by under 10% (the stream term dominates).
+ * In a one-row step the operands the previous token's weight stream evicted are read cold:
+ * norm weights, the embedding row, the RoPE angles, the KV rows stored and (attention, in
+ * place of their streaming time) the KV rows read, each cold_us + cold_line_ns per line,
+ * interpolated in log(working set) from 0 at the L2 size to the figures measured after
+ * streams of 16 and 256 MiB.
  * bytes_t: the weight bytes of its tile (a prefill matmul reads them once per token group;
  * the first pass at the bandwidth of the call's working set, the others at the bandwidth of
  * the matrix's own size), plus activations and KV rows. The working set of a call is all it
@@ -96,6 +101,12 @@ typedef struct ls_machine {
     /* [type][T-1][s]: G multiply-adds/s, all threads, of one-token products (rows of 1024,
      * packed where the runtime packs) cycling over a working set of ls_machine_stream_bytes[s] */
     double matmul_stream_gmacs[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_STREAMS];
+    /* [T-1][s]: one thread reading a few KiB after T threads streamed a working set of
+     * ls_machine_stream_bytes[s] (which evicts them from L2, or from every cache):
+     * cold_us + cold_line_ns x 64-byte lines. What a one-token call's small steps pay for
+     * their norm weights, RoPE row and KV rows after the token's weight stream. */
+    double cold_us[LS_MACHINE_THREADS][LS_MACHINE_STREAMS];
+    double cold_line_ns[LS_MACHINE_THREADS][LS_MACHINE_STREAMS];
     char source[320];                /* the file it came from, or "built-in defaults ..." */
     bool builtin;
 } ls_machine;

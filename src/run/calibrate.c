@@ -760,6 +760,93 @@ static int measure_barrier(ls_machine *m, int t_lo, int t_hi, FILE *log, char *e
     return 0;
 }
 
+/* ---- cold reads -----------------------------------------------------------------------
+ * A one-token call's small steps read a few KiB the token's weight stream has just evicted
+ * (norm weights, a RoPE row, KV rows). Each thread, all at once: stream its share of a
+ * working set of ls_machine_stream_bytes[s], then time reading its own region of COLD_SMALL
+ * bytes; stream again, then time COLD_BIG bytes; the medians of COLD_SAMPLES give a fixed
+ * part and a part per 64-byte line. The region's lines are read once each, in order, as
+ * the kernels read them. */
+
+#define COLD_SMALL 2048
+#define COLD_BIG 32768
+#define COLD_SAMPLES 9
+
+typedef struct cold_job {
+    const uint8_t *stream;
+    size_t stream_bytes; /* thread i streams its 1/n share */
+    int n;
+    uint8_t *region;     /* thread i's COLD_BIG bytes at i * COLD_BIG */
+    double seconds[LS_MACHINE_THREADS][2][COLD_SAMPLES]; /* [thread][small, big][sample] */
+    _Atomic uint64_t sink;
+} cold_job;
+
+static uint64_t read_lines(const uint8_t *p, size_t bytes) {
+    uint64_t sum = 0, v;
+    for (size_t i = 0; i < bytes; i += 64) {
+        memcpy(&v, p + i, 8);
+        sum += v;
+    }
+    return sum;
+}
+
+static void cold_run(void *ctx, int thread, int64_t samples) {
+    cold_job *job = ctx;
+    size_t share = job->stream_bytes / (size_t)job->n;
+    const uint8_t *mine = job->stream + (size_t)thread * share;
+    const uint8_t *region = job->region + (size_t)thread * COLD_BIG;
+    uint64_t sum = 0;
+    for (int64_t r = 0; r < samples && r < COLD_SAMPLES; r++)
+        for (int big = 0; big < 2; big++) {
+            sum += read_lines(mine, share); /* evicts the region */
+            double start = now_s();
+            sum += read_lines(region, big ? COLD_BIG : COLD_SMALL);
+            job->seconds[thread][big][r] = now_s() - start;
+        }
+    atomic_fetch_add(&job->sink, sum);
+}
+
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int measure_cold(ls_machine *m, const uint8_t *memory, int t_lo, int t_hi, FILE *log, char *err) {
+    uint8_t *region = malloc((size_t)t_hi * COLD_BIG);
+    if (!region) return ls_fail(err, "out of memory");
+    memset(region, 0x22, (size_t)t_hi * COLD_BIG);
+    for (int t = t_lo; t <= t_hi; t++)
+        for (int i = 0; i < LS_MACHINE_STREAMS; i++) {
+            cold_job job = {.stream = memory, .stream_bytes = (size_t)ls_machine_stream_bytes[i], .n = t,
+                            .region = region};
+            if (team_run(t, cold_run, &job, COLD_SAMPLES) < 0) {
+                free(region);
+                return ls_fail(err, "cannot start %d threads", t);
+            }
+            /* the median thread-sample of each size */
+            double v[2][LS_MACHINE_THREADS * COLD_SAMPLES];
+            for (int big = 0; big < 2; big++) {
+                for (int k = 0; k < t; k++) memcpy(v[big] + k * COLD_SAMPLES, job.seconds[k][big], sizeof job.seconds[k][big]);
+                qsort(v[big], (size_t)(t * COLD_SAMPLES), sizeof v[big][0], by_value);
+            }
+            double small = v[0][t * COLD_SAMPLES / 2] * 1e6, big = v[1][t * COLD_SAMPLES / 2] * 1e6; /* us */
+            double per_line = (big - small) / (double)(COLD_BIG / 64 - COLD_SMALL / 64); /* us */
+            if (per_line < 0) per_line = 0;
+            double fixed = small - per_line * (COLD_SMALL / 64);
+            m->cold_line_ns[t - 1][i] = per_line * 1e3;
+            m->cold_us[t - 1][i] = fixed > 0 ? fixed : 0;
+        }
+    free(region);
+    if (log) {
+        fprintf(log, "cold reads after a stream of 16 | 256 MiB, us + ns per 64-byte line:");
+        for (int t = t_lo; t <= t_hi; t++)
+            fprintf(log, " [%d] %.2f + %.1f | %.2f + %.1f", t, m->cold_us[t - 1][0], m->cold_line_ns[t - 1][0],
+                    m->cold_us[t - 1][1], m->cold_line_ns[t - 1][1]);
+        fputc('\n', log);
+    }
+    return 0;
+}
+
 /* The sweeps for thread counts t_lo..t_hi (matmul in L2 and the kernels only when
  * `everything`, for all of 1..m->n_threads), with the team stopped and the caller's CPU
  * affinity restored after them. */
@@ -776,6 +863,7 @@ static int measure(ls_machine *m, int t_lo, int t_hi, bool everything, FILE *log
     if (!rc) rc = measure_stream(m, memory, t_lo, t_hi, log, err);
     if (!rc && everything) rc = measure_kernels(m, log, err);
     if (!rc) rc = measure_barrier(m, t_lo, t_hi, log, err);
+    if (!rc) rc = measure_cold(m, memory, t_lo, t_hi, log, err);
     free(memory);
     team_stop();
     if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);

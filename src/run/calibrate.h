@@ -13,7 +13,9 @@
  *                    pseudo-random data; attention at head dims 32 to 256 (cost per
  *                    (head, key) and per (row, head))
  *   barrier          the runtime's sense-reversing spin barrier with a 2 KiB hand-over
- *   call             a fixed cost per forward call (waking the workers) */
+ *   call             a fixed cost per forward call (waking the workers)
+ *   cold reads       2 and 32 KiB read right after a stream of 16 or 256 MiB evicted them
+ *                    (the median: these are latencies, not rates) */
 #ifndef LS_CALIBRATE_H
 #define LS_CALIBRATE_H
 
@@ -27,7 +29,8 @@ int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err);
 
 /* Measures again, for one thread count (1..m->n_threads), the figures of m that a shared host
  * moves from one minute to the next: read bandwidth at every size, the streaming products
- * (DRAM here: 26 to 53 GB/s) and the barrier (0.14 or 0.7 us, as the host places the vCPUs).
+ * (DRAM here: 26 to 53 GB/s), the barrier (0.14 or 0.7 us, as the host places the vCPUs)
+ * and the cold reads.
  * `lockstep bench` predicts with both. */
 int ls_calibrate_now(ls_machine *m, int threads, FILE *log, char *err);
 

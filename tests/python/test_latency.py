@@ -122,15 +122,17 @@ def test_compile_json_consistent():
     assert int(m.group(3)) == s["prefill_tokens"] == 96  # the context is shorter than 512
 
 
-def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0, stream=None, gmacs_256=None):
+def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0, stream=None, gmacs_256=None,
+                      cold_us=0.0, cold_line_ns=0.0):
     """Every figure flat: one bandwidth at every size, one matmul rate (rows of 256, a
     partial group: `gmacs_256`, default gmacs), one kernel rate; the one-token products
-    over 16 and 256 MiB at `stream` (default: gmacs) per thread."""
+    over 16 and 256 MiB at `stream` (default: gmacs) per thread; cold reads (after both
+    stream sizes) cold_us + cold_line_ns per line, none by default."""
     stream = gmacs if stream is None else stream
     gmacs_256 = gmacs if gmacs_256 is None else gmacs_256
     rates = ["embed", "rmsnorm", "quantize", "add", "rope", "kv_store", "glu_gelu", "glu_silu"]
     types = ["F32", "F16", "BF16", "Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
-    m = {"format": "lockstep-machine-5", "threads": 2, "sizes": [1024, 1 << 30],
+    m = {"format": "lockstep-machine-6", "threads": 2, "sizes": [1024, 1 << 30],
          "read_gbs": [[gbs, gbs], [2 * gbs, 2 * gbs]], "barrier_us": [barrier, barrier],
          "call_us": [call, call],
          "matmul_gmacs": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
@@ -139,7 +141,8 @@ def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0
          "matmul_gmacs_288": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
          "rates_g": {r: [rate, 2 * rate] for r in rates},
          "attention_gpairs": [[rate] * 4, [2 * rate] * 4], "attention_grows": [[rate] * 4, [2 * rate] * 4],
-         "matmul_stream_gmacs": {t: [[stream] * 2, [2 * stream] * 2] for t in types}}
+         "matmul_stream_gmacs": {t: [[stream] * 2, [2 * stream] * 2] for t in types},
+         "cold_us": [[cold_us] * 2] * 2, "cold_line_ns": [[cold_line_ns] * 2] * 2}
     with open(path, "w") as f:
         json.dump(m, f)
 
@@ -176,6 +179,39 @@ def test_cost_model_by_hand():
         # 64 tokens in calls of 8 costs more than 8 calls at position 0 (attention grows).
         s = d["summary"]
         assert s["predicted_prefill_ms"] * 1e3 > 8 * (sum(st["predicted_us"] for st in d["steps"]) + 3.0) * 0.999
+
+
+def test_cost_model_cold_by_hand():
+    """One row a call: a norm step reads its weight cold (the token's weight stream evicted
+    it): cold_us + cold_line_ns per 64-byte line, scaled by the working set's place between
+    the L2 size (nothing evicted) and 16 MiB in log scale; the thread without the row pays
+    nothing. A KV store pays the same for its two rows, a call of 8 rows none of it."""
+    model = tiny_model("llama", "q8_0")  # dim 256, 2 KV heads of 64
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        B, R, barrier, CU, CL = 10.0, 0.5, 2.0, 1.5, 20.0
+        synthetic_machine(path, gbs=B, rate=R, barrier=barrier, cold_us=CU, cold_line_ns=CL)
+        _, d = compile_both(model, "-t", "2", "--batch", "1", "--ctx", "64", "--machine", path)
+        ws = d["summary"]["working_set_bytes"]
+        l2, llc = 192 * 1024 * 2, 16 * 1024 * 1024
+        assert l2 < ws < llc, ws
+        f = (math.log(ws) - math.log(l2)) / (math.log(llc) - math.log(l2))
+        steps = {(st["kernel"], st.get("weight")): st for st in d["steps"]}
+        st = steps[("rmsnorm", "blk.0.attn_norm.weight")]
+        hot = max(256 * 8 / (B * 1e3), 256 / (R * 1e3))
+        want = hot + f * (CU + CL * (256 * 4 // 64) / 1e3) + barrier * st["barrier_after"]
+        assert abs(st["predicted_us"] - want) < 1e-3 * want, (st, want, ws)
+        stores = [st for st in d["steps"] if st["kernel"] == "kv_store"]
+        kv_elements = 2 * 2 * 64  # k and v rows of 2 heads of 64
+        hot = max(kv_elements * 8 / (B * 1e3), kv_elements / (R * 1e3))
+        want = hot + f * (CU + CL * (kv_elements * 4 // 64) / 1e3) + barrier * stores[0]["barrier_after"]
+        assert abs(stores[0]["predicted_us"] - want) < 1e-3 * want, (stores[0], want)
+        # the same machine, calls of 8 rows: no cold term
+        _, d8 = compile_both(model, "-t", "2", "--batch", "8", "--ctx", "64", "--machine", path)
+        st = [st for st in d8["steps"] if st["kernel"] == "rmsnorm" and st["weight"] == "blk.0.attn_norm.weight"][0]
+        rows = max(b - a for a, b in st["tiles"])
+        want = rows * max(256 * 8 / (B * 1e3), 256 / (R * 1e3)) + barrier * st["barrier_after"]
+        assert abs(st["predicted_us"] - want) < 1e-3 * want, (st, want)
 
 
 def test_cost_model_one_row_by_hand():
