@@ -482,6 +482,16 @@ static double share(const double *per_t, const ls_machine *m, int n_threads) {
     return per_t[clamp_threads(m, n_threads) - 1] / n_threads;
 }
 
+/* y at working set ws from the points (x[i] = log(size), y[i]), i <= LS_MACHINE_STREAMS:
+ * y[0] below the first, linear in log(ws) between, the last beyond. */
+static double at_working_set(const double x[], const double y[], double ws) {
+    double lx = ls_logf((float)ws);
+    if (lx <= x[0]) return y[0];
+    for (int i = 1; i <= LS_MACHINE_STREAMS; i++)
+        if (lx <= x[i]) return y[i - 1] + (y[i] - y[i - 1]) * (lx - x[i - 1]) / (x[i] - x[i - 1]);
+    return y[LS_MACHINE_STREAMS];
+}
+
 /* One thread's us per weight byte of a one-token product of type k streaming a working set
  * of ws bytes, T threads at once: from the measured rates (rows of 1024, so bytes per
  * multiply-add are the type's) at the L2 size and at the stream sizes, linear in log(ws)
@@ -498,11 +508,7 @@ static double stream_us_per_byte(const ls_machine *m, int k, double ws, int T) {
         double v = T / (m->matmul_stream_gmacs[k][th][i] * 1e3 * bytes_per_mac);
         y[i + 1] = v > y[i] ? v : y[i];
     }
-    double lx = ls_logf((float)ws);
-    if (lx <= x[0]) return y[0];
-    for (int i = 1; i <= LS_MACHINE_STREAMS; i++)
-        if (lx <= x[i]) return y[i - 1] + (y[i] - y[i - 1]) * (lx - x[i - 1]) / (x[i] - x[i - 1]);
-    return y[LS_MACHINE_STREAMS];
+    return at_working_set(x, y, ws);
 }
 
 /* One thread's us per unit of an attention figure (g: per head size, all threads) with T
@@ -555,11 +561,7 @@ static double cold(const ls_machine *m, int T, double bytes, double ws) {
         x[i + 1] = ls_logf((float)ls_machine_stream_bytes[i]);
         y[i + 1] = m->cold_us[th][i] + m->cold_line_ns[th][i] * lines / 1e3;
     }
-    double lx = ls_logf((float)ws);
-    if (lx <= x[0]) return y[0];
-    for (int i = 1; i <= LS_MACHINE_STREAMS; i++)
-        if (lx <= x[i]) return y[i - 1] + (y[i] - y[i - 1]) * (lx - x[i - 1]) / (x[i] - x[i - 1]);
-    return y[LS_MACHINE_STREAMS];
+    return at_working_set(x, y, ws);
 }
 
 /* Predicted us of thread t's tile of step s, and what it moves and computes. */
