@@ -112,6 +112,10 @@ static inline __attribute__((always_inline)) void scores_with(const float *const
         const float *kr[16];
         _Pragma("GCC unroll 16")
         for (int b = 0; b < KB; b++) kr[b] = k + (j0 + (b < kn ? b : kn - 1)) * stride; /* repeats unstored */
+        /* the next tile's key rows, ahead: a decode's KV rows come from memory (the token's
+         * weight stream evicted them), in runs too short for the hardware prefetchers */
+        for (int64_t b = j0 + KB; b < keys && b < j0 + 2 * KB; b++)
+            for (int64_t x = 0; x < n; x += 16) _mm_prefetch((const char *)(k + b * stride + x), _MM_HINT_T0);
         _Pragma("GCC unroll 16")
         for (int i0 = 0; i0 < nq; i0 += QB) {
             int qn = nq - i0 < QB ? nq - i0 : QB;
@@ -139,7 +143,11 @@ void ls_scores_avx512(const float *const q[], int nq, const float *k, int64_t st
 }
 
 /* The weighted sum: nq queries x C chunks of 16 elements (nq C <= 16 accumulators) over all
- * keys, then the next 16 C elements. */
+ * keys, then the next 16 C elements; the chunk of the value row ATTEND_AHEAD keys on is
+ * prefetched. Traced on Gemma 3 270M decode (2 threads) at position 1000, both prefetches:
+ * attention 3.3 -> 2.6 ms a token; at position 3000 5.7 -> 5.0; at 40, 160 -> 145 us. */
+#define ATTEND_AHEAD 8
+
 static inline __attribute__((always_inline)) void attend_with(float *const o[], const float *w, int p,
                                                              const float *v, int64_t stride, int64_t keys,
                                                              int64_t n, const int nq) {
@@ -155,6 +163,9 @@ static inline __attribute__((always_inline)) void attend_with(float *const o[], 
             for (int c = 0; c < C; c++) acc[i * C + c] = _mm512_maskz_loadu_ps(m[c], o[i] + d0 + 16 * c);
         for (int64_t j = 0; j < keys; j++) {
             const float *row = v + j * stride + d0;
+            if (j + ATTEND_AHEAD < keys) /* the same for the value rows */
+                _Pragma("GCC unroll 16")
+                for (int c = 0; c < C; c++) _mm_prefetch((const char *)(row + ATTEND_AHEAD * stride + 16 * c), _MM_HINT_T0);
             __m512 x[8];
             _Pragma("GCC unroll 16")
             for (int c = 0; c < C; c++) x[c] = _mm512_maskz_loadu_ps(m[c], row + 16 * c);
