@@ -341,6 +341,15 @@ def check_static_memory(model, ctx):
         so = build_alloc_counter(tmp)
         a8, s8 = traced_run(tmp, so, model, 8, threads, ctx)
         a256, s256 = traced_run(tmp, so, model, 256, threads, ctx)
+        if any(s8.get(k, 0) != s256.get(k, 0) for k in set(s8) | set(s256) if k != "write"):
+            # Workers go to sleep after 0.2 s without a call, and the next call wakes them
+            # (a futex): a host that stalls the caller that long under strace adds one. Such
+            # a stall is rare: the per-call minimum of two runs of each length.
+            b8, t8 = traced_run(tmp, so, model, 8, threads, ctx)
+            b256, t256 = traced_run(tmp, so, model, 256, threads, ctx)
+            assert b8 == a8 and b256 == a256, "allocation counts differ between identical runs"
+            s8 = {k: min(s8.get(k, 0), t8.get(k, 0)) for k in set(s8) | set(t8)}
+            s256 = {k: min(s256.get(k, 0), t256.get(k, 0)) for k in set(s256) | set(t256)}
     # The instruments work: the shim saw the engine's allocations, strace its writes.
     assert a8["malloc"] > 0 and a8["posix_memalign"] >= 4, f"shim saw nothing: {a8}"
     # (a token whose piece is empty writes nothing: most do write)
