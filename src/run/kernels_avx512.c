@@ -163,9 +163,10 @@ static inline __attribute__((always_inline)) void attend_with(float *const o[], 
             for (int c = 0; c < C; c++) acc[i * C + c] = _mm512_maskz_loadu_ps(m[c], o[i] + d0 + 16 * c);
         for (int64_t j = 0; j < keys; j++) {
             const float *row = v + j * stride + d0;
-            if (j + ATTEND_AHEAD < keys) /* the same for the value rows */
+            if (j + ATTEND_AHEAD < keys) { /* the same for the value rows */
                 _Pragma("GCC unroll 16")
                 for (int c = 0; c < C; c++) _mm_prefetch((const char *)(row + ATTEND_AHEAD * stride + 16 * c), _MM_HINT_T0);
+            }
             __m512 x[8];
             _Pragma("GCC unroll 16")
             for (int c = 0; c < C; c++) x[c] = _mm512_maskz_loadu_ps(m[c], row + 16 * c);
