@@ -223,13 +223,17 @@ static uint64_t sum_sse2(const uint8_t *p, size_t bytes) {
     return (uint64_t)_mm_cvtsi128_si64(s);
 }
 
+/* The sum of bytes (a multiple of 128) at p, 32-byte aligned: every byte read once. */
+static uint64_t sum_bytes(const uint8_t *p, size_t bytes) {
+    return __builtin_cpu_supports("avx2") ? sum_avx2(p, bytes) : sum_sse2(p, bytes);
+}
+
 static void read_run(void *ctx, int thread, int64_t iterations) {
     read_job *j = ctx;
     size_t share = j->bytes / (size_t)j->n / 128 * 128;
     const uint8_t *p = j->data + share * (size_t)thread;
-    bool avx2 = __builtin_cpu_supports("avx2");
     uint64_t sum = 0;
-    for (int64_t it = 0; it < iterations; it++) sum += avx2 ? sum_avx2(p, share) : sum_sse2(p, share);
+    for (int64_t it = 0; it < iterations; it++) sum += sum_bytes(p, share);
     atomic_fetch_add_explicit(&j->sink, sum, memory_order_relaxed);
 }
 
@@ -765,8 +769,8 @@ static int measure_barrier(ls_machine *m, int t_lo, int t_hi, FILE *log, char *e
  * (norm weights, a RoPE row, KV rows). Each thread, all at once: stream its share of a
  * working set of ls_machine_stream_bytes[s], then time reading its own region of COLD_SMALL
  * bytes; stream again, then time COLD_BIG bytes; the medians of COLD_SAMPLES give a fixed
- * part and a part per 64-byte line. The region's lines are read once each, in order, as
- * the kernels read them. */
+ * part and a part per 64-byte line. Both are read front to back by the bandwidth sweep's
+ * sum_bytes. */
 
 #define COLD_SMALL 2048
 #define COLD_BIG 32768
@@ -781,26 +785,17 @@ typedef struct cold_job {
     _Atomic uint64_t sink;
 } cold_job;
 
-static uint64_t read_lines(const uint8_t *p, size_t bytes) {
-    uint64_t sum = 0, v;
-    for (size_t i = 0; i < bytes; i += 64) {
-        memcpy(&v, p + i, 8);
-        sum += v;
-    }
-    return sum;
-}
-
 static void cold_run(void *ctx, int thread, int64_t samples) {
     cold_job *job = ctx;
-    size_t share = job->stream_bytes / (size_t)job->n;
+    size_t share = job->stream_bytes / (size_t)job->n / 128 * 128;
     const uint8_t *mine = job->stream + (size_t)thread * share;
     const uint8_t *region = job->region + (size_t)thread * COLD_BIG;
     uint64_t sum = 0;
     for (int64_t r = 0; r < samples && r < COLD_SAMPLES; r++)
         for (int big = 0; big < 2; big++) {
-            sum += read_lines(mine, share); /* evicts the region */
+            sum += sum_bytes(mine, share); /* evicts the region */
             double start = now_s();
-            sum += read_lines(region, big ? COLD_BIG : COLD_SMALL);
+            sum += sum_bytes(region, big ? COLD_BIG : COLD_SMALL);
             job->seconds[thread][big][r] = now_s() - start;
         }
     atomic_fetch_add(&job->sink, sum);
@@ -812,8 +807,8 @@ static int by_value(const void *a, const void *b) {
 }
 
 static int measure_cold(ls_machine *m, const uint8_t *memory, int t_lo, int t_hi, FILE *log, char *err) {
-    uint8_t *region = malloc((size_t)t_hi * COLD_BIG);
-    if (!region) return ls_fail(err, "out of memory");
+    uint8_t *region = NULL;
+    if (posix_memalign((void **)&region, 64, (size_t)t_hi * COLD_BIG)) return ls_fail(err, "out of memory");
     memset(region, 0x22, (size_t)t_hi * COLD_BIG);
     for (int t = t_lo; t <= t_hi; t++)
         for (int i = 0; i < LS_MACHINE_STREAMS; i++) {
