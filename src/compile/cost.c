@@ -63,12 +63,12 @@ static void save_groups(FILE *f, const char *key, const double table[][LS_MACHIN
     fputc('}', f);
 }
 
-/* ,\n  "name": [[s0, s1], ...] for thread counts 1..n. */
-static void save_streams(FILE *f, const char *name, const double table[][LS_MACHINE_STREAMS], int n) {
+/* ,\n  "name": [[width figures], ...] for thread counts 1..n; row t at table + t * width. */
+static void save_rows(FILE *f, const char *name, const double *table, int width, int n) {
     fprintf(f, ",\n  \"%s\": [", name);
     for (int t = 0; t < n; t++) {
         fprintf(f, "%s[", t ? ", " : "");
-        for (int i = 0; i < LS_MACHINE_STREAMS; i++) fprintf(f, "%s%.4g", i ? ", " : "", table[t][i]);
+        for (int i = 0; i < width; i++) fprintf(f, "%s%.4g", i ? ", " : "", table[t * width + i]);
         fputc(']', f);
     }
     fputc(']', f);
@@ -93,8 +93,8 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     fprintf(f, "],\n  \"call_us\": [");
     for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->call_us[t]);
     fprintf(f, "]");
-    save_streams(f, "cold_us", m->cold_us, m->n_threads);
-    save_streams(f, "cold_line_ns", m->cold_line_ns, m->n_threads);
+    save_rows(f, "cold_us", &m->cold_us[0][0], LS_MACHINE_STREAMS, m->n_threads);
+    save_rows(f, "cold_line_ns", &m->cold_line_ns[0][0], LS_MACHINE_STREAMS, m->n_threads);
     save_groups(f, "matmul_gmacs", m->matmul_gmacs, m->n_threads);
     save_groups(f, "matmul_gmacs_512", m->matmul_gmacs_512, m->n_threads);
     save_groups(f, "matmul_gmacs_256", m->matmul_gmacs_256, m->n_threads);
@@ -105,19 +105,10 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
         for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->rate_g[r][t]);
         fputc(']', f);
     }
-    fprintf(f, "},\n  \"attention_gpairs\": [");
-    for (int t = 0; t < m->n_threads; t++) {
-        fprintf(f, "%s[", t ? ", " : "");
-        for (int h = 0; h < LS_MACHINE_HEAD_DIMS; h++) fprintf(f, "%s%.4g", h ? ", " : "", m->attention_gpairs[t][h]);
-        fputc(']', f);
-    }
-    fprintf(f, "],\n  \"attention_grows\": [");
-    for (int t = 0; t < m->n_threads; t++) {
-        fprintf(f, "%s[", t ? ", " : "");
-        for (int h = 0; h < LS_MACHINE_HEAD_DIMS; h++) fprintf(f, "%s%.4g", h ? ", " : "", m->attention_grows[t][h]);
-        fputc(']', f);
-    }
-    fprintf(f, "],\n  \"matmul_stream_gmacs\": {");
+    fputc('}', f);
+    save_rows(f, "attention_gpairs", &m->attention_gpairs[0][0], LS_MACHINE_HEAD_DIMS, m->n_threads);
+    save_rows(f, "attention_grows", &m->attention_grows[0][0], LS_MACHINE_HEAD_DIMS, m->n_threads);
+    fprintf(f, ",\n  \"matmul_stream_gmacs\": {");
     for (int k = 0; k < LS_MACHINE_TYPES; k++) {
         fprintf(f, "%s\n    \"%s\": [", k ? "," : "", ls_dtype_find(ls_machine_types[k])->name);
         for (int t = 0; t < m->n_threads; t++) {
