@@ -300,7 +300,7 @@ static void attention_block(const ls_exec *e, const ls_node *n, const float *qbu
         for (int64_t j = lo[i / nh] - first; j <= hi[i / nh] - first; j++) sum += s[j * p + i];
         inv[i] = (float)(1.0 / sum);
     }
-    for (int64_t x = 0; x < keys * p; x++) s[x] = s[x] * inv[x % p];
+    for (int64_t x = 0; x < keys * p; x++) s[x] = s[x] * inv[x & (p - 1)]; /* p: a power of two */
     for (int i = 0; i < nq; i++) memset(o[i], 0, (size_t)head_dim * sizeof(float));
     /* segments [a, b): between consecutive bounds lo[r], hi[r] + 1 of the rows; the rows
      * seeing all of one are a run ra..rb-1 (lo and hi grow with r) */
