@@ -8,8 +8,8 @@
  * nothing else slows it, and other load on a shared host (which comes and goes for seconds
  * at a time here) only ever adds time. The median is printed beside it. The prediction comes
  * from the compiled program and the machine model (compile/cost.h) for exactly the same
- * calls: the same positions, the same rows per call. A second prediction takes the memory
- * and barrier figures measured again just before each repeat (ls_calibrate_now, a few
+ * calls: the same positions, the same rows per call. A second prediction takes the memory,
+ * barrier and cold-read figures measured again just before each repeat (ls_calibrate_now, a few
  * seconds each) and is compared with that repeat; the median of those ratios is printed:
  * on a shared host the DRAM bandwidth moves between 26 and 53 GB/s from minute to minute,
  * which moves a memory-bound decode as much, and the barrier between 0.14 and 0.7 us as the
@@ -42,9 +42,9 @@ static const char *usage =
     "  --machine FILE     machine model (default $LOCKSTEP_MACHINE, else\n"
     "                     ~/.cache/lockstep/machine.json, else built-in figures)\n"
     "  --fixed            predict from the machine model only; by default the figures a shared\n"
-    "                     host moves (read bandwidth, streaming products, barrier) are also\n"
-    "                     measured again before each repeat, a few seconds each, and a second\n"
-    "                     prediction for that repeat uses them\n"
+    "                     host moves (read bandwidth, streaming products, barrier, cold reads)\n"
+    "                     are also measured again before each repeat, a few seconds each, and\n"
+    "                     a second prediction for that repeat uses them\n"
     "  --steps            also time every step alone on one thread (each the fastest of the\n"
     "                     repeats, so other load on the machine matters less) and print\n"
     "                     predicted and measured ms per kernel, for one decode call and one\n"
