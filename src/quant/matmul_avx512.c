@@ -348,8 +348,10 @@ INLINE void rows_quantized(ls_dtype type, const int packed, const int nt, const 
                            size_t row_bytes, int64_t n_in, int64_t row_first, int64_t row_end,
                            const uint8_t *act, size_t act_bytes, float *out, int64_t out_stride) {
     const int64_t blocks = n_in / 32;
+    ls_prefetch prefetch = ls_prefetch_start(weights + row_first * row_bytes, weights + row_end * row_bytes);
     for (int64_t r = row_first; r < row_end; r++) {
         const uint8_t *row = weights + r * row_bytes;
+        if (nt == 1) ls_prefetch_ahead(&prefetch, row + row_bytes);
         __m512 acc[8];
         _Pragma("GCC unroll 8")
         for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
@@ -644,12 +646,13 @@ static void matmul_natural(ls_dtype type, const uint8_t *w, size_t row_bytes, in
 /* Rows in blocks of about ROW_BLOCK_BYTES of weights, all tokens for one block before the
  * next: the block is read from memory once and then served from L2 to every chunk of 8
  * tokens (token chunks outermost read the whole matrix once per 8 tokens, which made
- * prefill memory-bound: a Q8_0 group of 544 bytes per 64 vpdpbusd). packed: the weights
- * are in packed.c's layout (quantized types only). */
+ * prefill memory-bound: a Q8_0 group of 544 bytes per 64 vpdpbusd). A one-token call has
+ * nothing to reuse: its tile is one block, read once with the weights prefetched ahead
+ * (ls_prefetch_ahead). packed: the weights are in packed.c's layout (quantized types only). */
 INLINE void matmul_blocks(ls_dtype weight_type, const int packed, const uint8_t *w, size_t row_bytes,
                           int64_t n_in, int64_t row_first, int64_t row_end, const void *activations,
                           size_t act_bytes, int64_t n_tokens, float *out, int64_t out_stride) {
-    int64_t rows_per_block = (int64_t)(ROW_BLOCK_BYTES / row_bytes);
+    int64_t rows_per_block = n_tokens == 1 ? row_end - row_first : (int64_t)(ROW_BLOCK_BYTES / row_bytes);
     if (rows_per_block < 1) rows_per_block = 1;
     for (int64_t block_first = row_first; block_first < row_end; block_first += rows_per_block) {
         int64_t block_end = row_end - block_first < rows_per_block ? row_end : block_first + rows_per_block;

@@ -8,7 +8,8 @@
  * one mul, one add per step; the 16 lanes end in the canonical tree. The int32 dot of a
  * block is summed here in a different grouping (four chains of two vpdpbusd) than there,
  * which changes nothing: integer sums are exact. A row's last group of 8 blocks or fewer
- * runs on ymm registers (group_step8). */
+ * runs on ymm registers (group_step8). The weights are prefetched ahead of the row read
+ * (ls_prefetch_ahead). */
 #include "quant/matmul_kernels.h"
 
 #include <immintrin.h>
@@ -143,8 +144,10 @@ INLINE void rows_packed(ls_dtype type, const uint8_t *packed, size_t row_bytes, 
                         float *out) {
     const int64_t blocks = n_in / 32, full = blocks / 16;
     const int rest = (int)(blocks % 16);
+    ls_prefetch prefetch = ls_prefetch_start(packed + row_first * row_bytes, packed + row_end * row_bytes);
     for (int64_t r = row_first; r < row_end; r++) {
         const uint8_t *row = packed + r * row_bytes;
+        ls_prefetch_ahead(&prefetch, row + row_bytes);
         __m512 acc = _mm512_setzero_ps();
         for (int64_t g = 0; g < full; g++)
             acc = group_step(type, row + g * 16 * block_bytes, act + g * LS_ACT_GROUP_BYTES, 16, 1, acc);
