@@ -139,6 +139,19 @@ INLINE __m512 group_step8(ls_dtype type, const uint8_t *w, const uint8_t *a, int
     return _mm512_mask_add_ps(acc, lanes, acc, _mm512_castps256_ps512(partial));
 }
 
+/* A row's last group of `rest` blocks (1..15), with rest a constant in each case: the masks
+ * and the fifth bits' reads are then fixed (a Q5_0 row of 640 elements ends in 4 blocks, whose
+ * fifth bits computed at run time cost more than its full group). */
+INLINE __m512 tail_step(ls_dtype type, const uint8_t *w, const uint8_t *a, int rest, __m512 acc) {
+    switch (rest) {
+#define TAIL(c) case c: return c <= 8 ? group_step8(type, w, a, c, acc) : group_step(type, w, a, c, 0, acc);
+    TAIL(1) TAIL(2) TAIL(3) TAIL(4) TAIL(5) TAIL(6) TAIL(7) TAIL(8)
+    TAIL(9) TAIL(10) TAIL(11) TAIL(12) TAIL(13) TAIL(14) TAIL(15)
+#undef TAIL
+    default: return acc;
+    }
+}
+
 INLINE void rows_packed(ls_dtype type, const uint8_t *packed, size_t row_bytes, size_t block_bytes,
                         int64_t n_in, int64_t row_first, int64_t row_end, const uint8_t *act,
                         float *out) {
@@ -151,10 +164,7 @@ INLINE void rows_packed(ls_dtype type, const uint8_t *packed, size_t row_bytes, 
         __m512 acc = _mm512_setzero_ps();
         for (int64_t g = 0; g < full; g++)
             acc = group_step(type, row + g * 16 * block_bytes, act + g * LS_ACT_GROUP_BYTES, 16, 1, acc);
-        if (rest && rest <= 8)
-            acc = group_step8(type, row + full * 16 * block_bytes, act + full * LS_ACT_GROUP_BYTES, rest, acc);
-        else if (rest)
-            acc = group_step(type, row + full * 16 * block_bytes, act + full * LS_ACT_GROUP_BYTES, rest, 0, acc);
+        if (rest) acc = tail_step(type, row + full * 16 * block_bytes, act + full * LS_ACT_GROUP_BYTES, rest, acc);
         out[r] = ls_lanes_tree512(acc);
     }
 }

@@ -404,9 +404,11 @@ static void test_matmul_row_blocks(void) {
  * thread-like row ranges. Skipped (and said so) on a CPU without AVX-512. */
 static void test_matmul_packed(void) {
     static const ls_dtype types[] = {LS_Q8_0, LS_Q4_0, LS_Q5_0, LS_Q4_K, LS_Q5_K, LS_Q6_K};
-    /* last groups of 1 to 15 blocks (288: 9, 480: 15); K-quants take the multiples of 256:
+    /* last groups of every length, 1 to 15 blocks (32: 1, 64: 2, ..., 480: 15, 640: 4,
+     * 1056: 1; each length has a kernel of its own); K-quants take the multiples of 256:
      * 256, 768 and 2304 end in half a group */
-    static const int64_t sizes[] = {32, 96, 160, 256, 288, 480, 512, 640, 768, 1056, 2048, 2304},
+    static const int64_t sizes[] = {32,  64,  96,  128, 160, 192, 224, 256,  288,  320,  352,
+                                    384, 416, 448, 480, 512, 640, 768, 1056, 2048, 2304},
                          token_counts[] = {1, 3, 19};
     if (ls_isa_select(LS_ISA_AVX512) != 0) {
         printf("# packed matmul: this CPU has no AVX-512, nothing to check\n");
@@ -445,7 +447,7 @@ static void test_matmul_packed(void) {
         char name[128];
         snprintf(name, sizeof name, "packed matmul %s: AVX-512 packs it", info->name);
         CHECK(supported, name, "%s", "ls_packed_supported is false");
-        snprintf(name, sizeof name, "packed matmul %s: n_in 32..2304, 1/3/19 tokens, row ranges = scalar bits", info->name);
+        snprintf(name, sizeof name, "packed matmul %s: n_in 32..2304 (last groups 1-15 blocks), 1/3/19 tokens, row ranges = scalar bits", info->name);
         CHECK(ok, name, "%s", "outputs differ");
     }
     ls_isa_select(LS_ISA_SCALAR);
