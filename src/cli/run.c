@@ -91,6 +91,7 @@ int cmd_run(int argc, char **argv) {
     int64_t generated = cli_generate(&session, sampler, n_generate, stdout);
     double generate_ms = cli_now_ms() - start;
     fputc('\n', stdout);
+    fflush(stdout); /* the text ends before the timings and the shutdown, not at exit */
     fprintf(stderr,
             "load %.0f ms, compile %.1f ms, start %.0f ms | prompt %lld tokens, %.1f tok/s | "
             "generated %lld tokens, %.1f tok/s | %d threads, %s\n",
