@@ -5,7 +5,8 @@
  * ls_matmul per weight type and per token group (the kernels take tokens 8, 4, 2 or 1 at a
  * time), the throughput of every other kernel, and the cost of one barrier. It is saved as a
  * small JSON file: $LOCKSTEP_MACHINE, else ~/.cache/lockstep/machine.json; without one the
- * built-in figures of the machine class the project runs on (AMD Zen 4, 2 vCPUs) are used.
+ * built-in figures of the machine class the project runs on (an Intel Xeon, Emerald Rapids,
+ * with 2 vCPUs) are used.
  *
  * Prediction of one step for a call of n rows at position p, per thread t (its tile):
  *     memory_t = bytes_t / (bandwidth(working set, T) / T),  compute_t = work_t / (rate(T) / T)
@@ -113,7 +114,7 @@ typedef struct ls_machine {
 
 /* The file path: $LOCKSTEP_MACHINE, else $HOME/.cache/lockstep/machine.json. */
 const char *ls_machine_path(void);
-/* The built-in figures (measured on an AMD EPYC Zen 4 with 2 vCPUs). */
+/* The built-in figures (measured on an Intel Xeon, Emerald Rapids, with 2 vCPUs). */
 void ls_machine_builtin(ls_machine *m);
 /* Reads the file at path; when it does not exist and `missing_ok`, the built-in figures
  * (m->builtin set). 0, or -1 with err naming the problem. */
