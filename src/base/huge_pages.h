@@ -2,8 +2,9 @@
  *
  * A stream over such memory, like decode's once-a-token read of every weight, walks the
  * page tables once per 2 MiB instead of once per 4 KiB. Used by the packed weights
- * (run/packed_weights.h), calibrate's read sweeps and the benchmark's read passes, so that
- * the bandwidth they measure is the bandwidth the weights get. */
+ * (run/packed_weights.h), the KV cache (attention reads a layer's rows 1 KiB apart for each
+ * token), calibrate's read sweeps and the benchmark's read passes, so that the bandwidth
+ * they measure is the bandwidth the weights get. */
 #ifndef LS_HUGE_PAGES_H
 #define LS_HUGE_PAGES_H
 

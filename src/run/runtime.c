@@ -30,6 +30,7 @@
 
 #include "base/error.h"
 #include "base/fmath.h"
+#include "base/huge_pages.h"
 #include "quant/quant.h"
 #include "run/packed_weights.h"
 
@@ -167,7 +168,7 @@ ls_runtime *ls_runtime_create(const ls_program *p, char *err) {
     size_t rope_bytes = (size_t)g->n_rope * (size_t)p->context * (size_t)half * 2 * sizeof(float);
     size_t scratch_bytes = ls_exec_scratch_floats(p) * sizeof(float);
     r->exec.arena = aligned(p->arena_bytes, &r->arena_memory);
-    r->exec.kv = aligned(kv_bytes, &r->kv_memory);
+    r->exec.kv = r->kv_memory = ls_alloc_huge(kv_bytes);
     float *rope = aligned(rope_bytes, &r->rope_memory);
     r->exec.scratch = aligned(scratch_bytes, &r->scratch_memory);
     if (!r->exec.arena || !r->exec.kv || !rope || !r->exec.scratch || !r->positions || !r->sequences) {
