@@ -353,7 +353,7 @@ def check_static_memory(model, ctx):
     threads = min(2, os.cpu_count() or 1)
     with tempfile.TemporaryDirectory() as tmp:
         so = build_alloc_counter(tmp)
-        a8, s8, g8 = traced_run(tmp, so, model, 8, threads, ctx)
+        a8, s8, _ = traced_run(tmp, so, model, 8, threads, ctx)
         a256, s256, g256 = traced_run(tmp, so, model, 256, threads, ctx)
         if any(k != "write" for k in g256):
             # Workers go to sleep after 0.2 s without a call, and the next call wakes them
