@@ -101,12 +101,13 @@ def run_fuzz(pattern):
     directory = os.path.join(ROOT, "build-fuzz")
     corpus_root = os.path.join(ROOT, "fuzz", "corpus")
     for name in sorted(os.listdir(directory)):
-        if not name.startswith("fuzz_") or name.endswith(".d") or pattern not in name:
-            continue
+        path = os.path.join(directory, name)
+        if not name.startswith("fuzz_") or pattern not in name or not os.path.isfile(path) or not os.access(path, os.X_OK):
+            continue  # the corpus folders and .d files beside the fuzzers
         work = os.path.join(directory, name + ".corpus")
         os.makedirs(work, exist_ok=True)
         seeds = os.path.join(corpus_root, name[len("fuzz_"):])
-        args = [os.path.join(directory, name), f"-max_total_time={FUZZ_SECONDS}",
+        args = [path, f"-max_total_time={FUZZ_SECONDS}",
                 "-rss_limit_mb=2048", "-timeout=10", "-print_final_stats=1", work]
         if os.path.isdir(seeds):
             args.append(seeds)
