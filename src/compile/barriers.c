@@ -12,9 +12,15 @@
 
 #include "compile/passes.h"
 
-static bool same_rows(const ls_step *a, const ls_step *b, int n_threads) {
-    return a->split == LS_SPLIT_ROWS && b->split == LS_SPLIT_ROWS &&
-           !memcmp(a->tile, b->tile, (size_t)(n_threads + 1) * sizeof a->tile[0]);
+/* Whether step `reader` reads only what its own thread wrote of `writer`'s output: both cut
+ * token rows with the same tiles, or the reader is elementwise over columns (add, glu) and
+ * cuts them as the writer cut its columns (its output features, for a matmul: the gate and
+ * up products → glu). */
+static bool same_tiles(const ls_step *writer, const ls_step *reader, int n_threads) {
+    bool rows = writer->split == LS_SPLIT_ROWS && reader->split == LS_SPLIT_ROWS;
+    bool columns = (writer->split == LS_SPLIT_COLUMNS || writer->split == LS_SPLIT_OUTPUTS) &&
+                   reader->split == LS_SPLIT_COLUMNS && writer->work == reader->work;
+    return (rows || columns) && !memcmp(writer->tile, reader->tile, (size_t)(n_threads + 1) * sizeof writer->tile[0]);
 }
 
 void ls_place_barriers(ls_program *p) {
@@ -28,7 +34,7 @@ void ls_place_barriers(ls_program *p) {
         bool joins = i > 0;
         for (int k = 0; k < 3 && joins; k++) {
             int32_t b = s->in[k];
-            if (b >= 0 && writer && writer[b] >= 0 && !same_rows(&p->steps[writer[b]], s, p->n_threads))
+            if (b >= 0 && writer && writer[b] >= 0 && !same_tiles(&p->steps[writer[b]], s, p->n_threads))
                 joins = false;
         }
         /* KV_STORE fills the cache ATTENTION reads: the cache is no buffer, so say it here. */

@@ -2,7 +2,8 @@
  *
  * Lowering: one step per node, except MATMUL, which first needs its input quantized into
  * the weight type's activation format (one QUANTIZE step per (input, weight type), shared by
- * every matmul that reads the same input in the same format: q, k and v share theirs), and
+ * every matmul that reads the same input in the same format: q, k and v share theirs; all
+ * of an input's QUANTIZE steps follow the step that computes it), and
  * ATTENTION, which first stores the rotated k and v rows into the KV cache (KV_STORE).
  *
  * Fusion: a residual ADD whose branch was computed by the step just before (a MATMUL, as in
@@ -77,6 +78,15 @@ static int32_t quantized_input(lowering *l, int32_t node, int32_t x) {
     return b;
 }
 
+/* The QUANTIZE steps of every matmul that reads node x, right after x's step: the inputs of
+ * q, k and v (two formats where v's weight type differs) are then ready in one phase, and
+ * one barrier comes before all three products instead of one before each format's. */
+static void quantize_for_consumers(lowering *l, int32_t x) {
+    const ls_graph *g = &l->p->graph;
+    for (int32_t j = x + 1; j < g->n_nodes; j++)
+        if (g->nodes[j].op == LS_OP_MATMUL && g->nodes[j].src[0] == x) quantized_input(l, j, x);
+}
+
 /* The step that can absorb ADD node `id` (see the top of this file), or NULL. */
 static ls_step *fusable_add(lowering *l, int32_t id) {
     ls_program *p = l->p;
@@ -106,6 +116,7 @@ static void lower(lowering *l) {
             host->in[2] = l->node_buffer[n->src[0]];
             host->out = out;
             host->fused_add = id;
+            quantize_for_consumers(l, id);
             continue;
         }
         switch (n->op) {
@@ -141,6 +152,7 @@ static void lower(lowering *l) {
             p->logits_buffer = out;
             p->logits_rows = rows;
         }
+        quantize_for_consumers(l, id);
     }
 }
 

@@ -606,12 +606,14 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
         us = time_of(bytes, arena_bw, work, share(m->rate_g[rate], m, T) * 1e3);
         break;
     }
-    case LS_K_ROPE:
-        work = (double)(b - a) * n->p.rope.head_dim * (double)rows;
+    case LS_K_ROPE: {
+        double r = (double)(clip(b, rows) - clip(a, rows));
+        work = r * (double)n->p.rope.n_heads * (double)n->p.rope.head_dim;
         bytes = work * 8;
         us = time_of(bytes, arena_bw, work, share(m->rate_g[LS_RATE_ROPE], m, T) * 1e3);
-        if (rows == 1 && b > a) us += cold(m, T, (double)n->p.rope.head_dim * 4, c->working_set); /* its angles */
+        if (rows == 1 && r > 0) us += cold(m, T, (double)n->p.rope.head_dim * 4, c->working_set); /* its angles */
         break;
+    }
     case LS_K_ATTENTION: {
         if (b <= a) break;
         int64_t head_dim = n->p.attention.head_dim, window = n->p.attention.window;

@@ -3,10 +3,13 @@
  * kernel's result for an element never depends on which tile computed it, so the bits are
  * the same for any thread count.
  *
- *   rows     (embed, rmsnorm, quantize, kv_store): token rows of max_rows; the runtime
- *            clips each tile to the rows of the call
+ *   rows     (embed, rmsnorm, quantize, rope, kv_store): token rows of max_rows; the
+ *            runtime clips each tile to the rows of the call. Rope takes rows, not heads,
+ *            so that it runs on the rows the q/k norms before it wrote and the kv_store
+ *            after it reads: no barrier between them, and no head count (Gemma's one KV
+ *            head) leaves a thread without work in a prefill
  *   columns  (add, glu): elements of a row, in multiples of 16
- *   heads    (rope, attention): heads
+ *   heads    (attention): heads
  *   outputs  (matmul): output features, in multiples of 16
  *   none     (last_row): all on thread 0 */
 #include "compile/passes.h"
@@ -29,6 +32,7 @@ void ls_partition(ls_program *p) {
         case LS_K_EMBED:
         case LS_K_RMSNORM:
         case LS_K_QUANTIZE:
+        case LS_K_ROPE:
         case LS_K_KV_STORE:
             s->split = LS_SPLIT_ROWS;
             cut(s, p->n_threads, rows, 1);
@@ -37,10 +41,6 @@ void ls_partition(ls_program *p) {
         case LS_K_GLU:
             s->split = LS_SPLIT_COLUMNS;
             cut(s, p->n_threads, n->width, 16);
-            break;
-        case LS_K_ROPE:
-            s->split = LS_SPLIT_HEADS;
-            cut(s, p->n_threads, n->p.rope.n_heads, 1);
             break;
         case LS_K_ATTENTION:
             s->split = LS_SPLIT_HEADS;

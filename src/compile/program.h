@@ -21,7 +21,7 @@ typedef enum ls_kernel {
     LS_K_QUANTIZE,  /* rows: f32 activations → the matmul's block format */
     LS_K_MATMUL,    /* output features */
     LS_K_ADD,       /* columns */
-    LS_K_ROPE,      /* heads */
+    LS_K_ROPE,      /* rows */
     LS_K_KV_STORE,  /* rows: rotated k and v rows → the layer's cache at their positions */
     LS_K_ATTENTION, /* query heads */
     LS_K_GLU,       /* columns */

@@ -442,7 +442,6 @@ static double probe_init(probe *pr, int rate, int thread, int head_dim) {
         n->p.rope.n_heads = PROBE_WIDTH / PROBE_HEAD_DIM;
         n->p.rope.head_dim = PROBE_HEAD_DIM;
         n->p.rope.style = LS_ROPE_HALVES;
-        work = n->p.rope.n_heads;
         break;
     case LS_RATE_KV_STORE:
         s->kernel = LS_K_KV_STORE;

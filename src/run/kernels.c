@@ -208,16 +208,17 @@ static void glu(const ls_exec *e, const ls_step *s, const ls_node *n, int thread
 
 /* Rotates pair (x0, x1) of each head by the angle of (position, pair index). */
 static void rope(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
-    int64_t rows = s->one_row ? 1 : e->n_rows;
+    int64_t first, end;
+    row_tile(e, s, thread, &first, &end);
     const float *in = (const float *)buffer(e, s->in[0]);
     float *out = (float *)buffer(e, s->out);
     int64_t head_dim = n->p.rope.head_dim, half = head_dim / 2;
     const float *table = e->rope + (size_t)n->p.rope.table * (size_t)e->program->context * (size_t)half * 2;
     int interleaved = n->p.rope.style == LS_ROPE_INTERLEAVED;
     bool vector = simd();
-    for (int64_t t = 0; t < rows; t++) {
+    for (int64_t t = first; t < end; t++) {
         const float *angles = table + (size_t)e->positions[t] * (size_t)half * 2;
-        for (int64_t h = s->tile[thread]; h < s->tile[thread + 1]; h++) {
+        for (int64_t h = 0; h < n->p.rope.n_heads; h++) {
             const float *x = in + t * n->width + h * head_dim;
             float *y = out + t * n->width + h * head_dim;
             if (vector) ls_rope_head_avx512(y, x, angles, half, interleaved);
