@@ -73,6 +73,54 @@ def compile_both(model, *args, env=None):
     return text, data
 
 
+def check_phases(d):
+    """The schedule's safety, from the listing alone: a step reads a buffer written in its own
+    phase (no barrier between) only where the writer's thread wrote exactly what this thread
+    reads: both cut token rows alike, or the reader is elementwise over columns (cols) cut as
+    the writer cut its columns or outputs. And no two buffers alive in a common phase share
+    arena bytes (a buffer lives from the phase that writes it to the last phase that reads
+    it; a thread may run ahead to the end of its phase, so phases, not steps, count)."""
+    steps = d["steps"]
+    phase, phases = 0, []
+    for st in steps:
+        phases.append(phase)
+        phase += st["barrier_after"]
+    writer, live, where = {}, {}, {}
+    for st, ph in zip(steps, phases):
+        for o in st["operands"]:
+            b = o["buffer"]
+            where[b] = (o["offset"], o["bytes"])
+            lo, hi = live.get(b, (ph, ph))
+            live[b] = (min(lo, ph), max(hi, ph))
+            if o["role"] != "in":
+                continue
+            w = writer.get(b)
+            if w is None or phases[w["step"]] != ph:
+                continue
+            rows = w["split"] == st["split"] == "rows"
+            cols = w["split"] in ("cols", "outputs") and st["split"] == "cols" and w["work"] == st["work"]
+            assert (rows or cols) and w["tiles"] == st["tiles"], (w["step"], st["step"], b)
+        for o in st["operands"]:
+            if o["role"] == "out":
+                writer[o["buffer"]] = st
+    bufs = [b for b in live if where[b][1] > 0]
+    for i, a in enumerate(bufs):
+        for b in bufs[i + 1:]:
+            (la, ha), (lb, hb) = live[a], live[b]
+            (oa, na), (ob, nb) = where[a], where[b]
+            if la <= hb and lb <= ha:
+                assert oa + na <= ob or ob + nb <= oa, (a, live[a], where[a], b, live[b], where[b])
+
+
+def test_phases_read_only_own_tiles():
+    # A Q4_K_M-like Gemma (v in another format than q and k: two quantize steps before one
+    # barrier), a llama; thread counts that cut tiles unevenly; decode and prefill calls.
+    for model in [tiny_model("gemma3", "mixed"), tiny_model("llama", "q8_0")]:
+        for threads in ["1", "2", "3", "4", "8"]:
+            for batch in ["1", "7", "16"]:
+                check_phases(compile_both(model, "-t", threads, "--batch", batch, "--ctx", "96")[1])
+
+
 def test_compile_json_consistent():
     import gguf
     model = tiny_model("llama", "q8_0")
