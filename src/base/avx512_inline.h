@@ -17,33 +17,44 @@ static inline __attribute__((always_inline)) float ls_lanes_tree512(__m512 v) {
     return _mm_cvtss_f32(s1);
 }
 
-/* Software prefetch of a one-token product's weight stream, LS_PREFETCH_BYTES ahead of the
- * row being read. A decode step reads every weight byte once, in order; on the Intel Xeon
- * (Emerald Rapids) this project's machines moved to, the hardware prefetchers alone left
- * a thread reading packed rows at 10 GB/s where a plain read got 15, and two threads at
- * 19-23 GB/s where they got 24-28 (bandwidth limited by the misses in flight, since the L2
- * streamer stops at every 4 KiB page). Prefetching 4-8 KiB ahead brought the products to the
- * plain read's rate (Q8_0) or near it (Q5_0: 16 -> 22 GB/s on two threads); 1 KiB helped
- * little, T1 measured as T0, NTA slower. Lines are prefetched once each, never past `end` (the
- * tile's last byte: the next bytes are the other thread's). Addresses are compared as
- * integers: the look-ahead may point past the weights' allocation. */
-#define LS_PREFETCH_BYTES 4096
+/* Software prefetch of a one-token product's weight stream. A decode step reads every weight
+ * byte once, in order; on the Intel Xeon (Emerald Rapids) this project's machines moved to,
+ * the hardware prefetchers alone left a thread reading packed rows at 10 GB/s where a plain
+ * read got 15, and two threads at 19-23 GB/s where they got 24-28 (bandwidth limited by the
+ * misses in flight, since the L2 streamer stops at every 4 KiB page). Two cursors run ahead
+ * of the row being read: one fetches into L2 LS_PREFETCH_L2_BYTES ahead (many misses in
+ * flight without holding the L1's few fill buffers), one moves those lines on into L1
+ * LS_PREFETCH_L1_BYTES ahead (so that the kernel's loads do not wait on L2). Measured with
+ * two threads streaming 170 MiB, as a share of a plain read's rate interleaved with them
+ * (2026-12-05): Q8_0 rows of 640 0.83-0.85 with one cursor into L1 4 KiB ahead (the earlier
+ * scheme), 0.89-0.90 into L2 alone 8-12 KiB ahead, 0.93-0.97 with both; Q6_K rows of 2048
+ * 0.77-0.79 -> 0.86; Q5_0 and Q4_K, whose kernels are slower than the memory, unchanged
+ * (0.72-0.8). NTA was slower. The Gemma 3 270M decode, the two schemes alternating every two
+ * tokens in one process: 3.5-4.5% less time a token (7.37 vs 7.65 ms, 8.05 vs 8.38, 8.65 vs
+ * 9.02, 10.12 vs 10.45); 1B Q4_0 3%, 1B Q8_0 (DRAM-bound) the same. Lines are prefetched once each, never past `end` (the tile's
+ * last byte: the next bytes are the other thread's). Addresses are compared as integers: the
+ * look-ahead may point past the weights' allocation. */
+#define LS_PREFETCH_L1_BYTES 2048
+#define LS_PREFETCH_L2_BYTES 12288
 
 typedef struct ls_prefetch {
-    uintptr_t next; /* the first line not yet prefetched */
+    uintptr_t l1, l2; /* the first line not yet prefetched into L1, into L2 */
     uintptr_t end;
 } ls_prefetch;
 
 static inline ls_prefetch ls_prefetch_start(const void *begin, const void *end) {
-    ls_prefetch p = {(uintptr_t)begin & ~(uintptr_t)63, (uintptr_t)end};
+    uintptr_t first = (uintptr_t)begin & ~(uintptr_t)63;
+    ls_prefetch p = {first, first, (uintptr_t)end};
     return p;
 }
 
-/* Prefetches up to LS_PREFETCH_BYTES past `reading` (the end of what is read next). */
+/* Prefetches up to the look-aheads past `reading` (the end of what is read next). */
 static inline __attribute__((always_inline)) void ls_prefetch_ahead(ls_prefetch *p, const void *reading) {
-    uintptr_t upto = (uintptr_t)reading + LS_PREFETCH_BYTES;
-    if (upto > p->end) upto = p->end;
-    for (; p->next < upto; p->next += 64) _mm_prefetch((const char *)p->next, _MM_HINT_T0);
+    uintptr_t l2 = (uintptr_t)reading + LS_PREFETCH_L2_BYTES, l1 = (uintptr_t)reading + LS_PREFETCH_L1_BYTES;
+    if (l2 > p->end) l2 = p->end;
+    if (l1 > p->end) l1 = p->end;
+    for (; p->l2 < l2; p->l2 += 64) _mm_prefetch((const char *)p->l2, _MM_HINT_T1);
+    for (; p->l1 < l1; p->l1 += 64) _mm_prefetch((const char *)p->l1, _MM_HINT_T0);
 }
 
 /* Chunk k's fifth bits of a packed Q5_0 / Q5_K group of c blocks (packed.c: a stream of 4c
