@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "base/avx512_inline.h"
+#include "quant/tail4_avx512.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -348,6 +349,15 @@ INLINE void rows_quantized(ls_dtype type, const int packed, const int nt, const 
                            size_t row_bytes, int64_t n_in, int64_t row_first, int64_t row_end,
                            const uint8_t *act, size_t act_bytes, float *out, int64_t out_stride) {
     const int64_t blocks = n_in / 32;
+    /* a packed last group of 4 blocks: tail4_avx512.h, each token's chunks gathered here */
+    const bool tail4 = packed && blocks % 16 == 4 && (type == LS_Q8_0 || type == LS_Q4_0 || type == LS_Q5_0);
+    const uint8_t *tail_act = act + (blocks / 16) * LS_ACT_GROUP_BYTES;
+    __m512i x4[8][2];
+    _Pragma("GCC unroll 8")
+    for (int t = 0; t < nt; t++) {
+        x4[t][0] = x4[t][1] = _mm512_setzero_si512();
+        if (tail4) ls_tail4_activation(tail_act + t * act_bytes, x4[t]);
+    }
     ls_prefetch prefetch = ls_prefetch_start(weights + row_first * row_bytes, weights + row_end * row_bytes);
     for (int64_t r = row_first; r < row_end; r++) {
         const uint8_t *row = weights + r * row_bytes;
@@ -364,6 +374,12 @@ INLINE void rows_quantized(ls_dtype type, const int packed, const int nt, const 
             else
                 w = row + (b0 / 8) * (type == LS_Q4_K ? 144 : type == LS_Q5_K ? 176 : 210);
             const uint8_t *a = act + (b0 / 16) * LS_ACT_GROUP_BYTES;
+            if (tail4 && count == 4) {
+                ls_tail4 g = ls_tail4_weights(type, w);
+                _Pragma("GCC unroll 8")
+                for (int t = 0; t < nt; t++) acc[t] = ls_tail4_token(&g, x4[t], a + t * act_bytes, acc[t]);
+                continue;
+            }
             if (packed && count <= 8) {
                 group g;
                 unpack_packed(type, w, count, &g);

@@ -9,7 +9,7 @@
  * block is summed here in a different grouping (four chains of two vpdpbusd) than there,
  * which changes nothing: integer sums are exact. A row's last group of 8 blocks or fewer
  * runs on ymm registers (group_step8), one of 4 blocks on zmm registers holding all of its
- * chunks (tail_step4: Q5_0 rows of 640, one thread, weights in L2, 26 -> 23 ns and 19 -> 15
+ * chunks (tail4_avx512.h: Q5_0 rows of 640, one thread, weights in L2, 26 -> 23 ns and 19 -> 15
  * ns a row in two runs; Q4_0 19 -> 11 and 15 -> 11; two threads streaming 170 MiB of Q5_0,
  * as a share of a plain read's rate: 0.73-0.78 -> 0.78-0.86 with the prefetch change). The weights are prefetched ahead of the row read
  * (ls_prefetch_ahead). */
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/avx512_inline.h"
+#include "quant/tail4_avx512.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -155,62 +156,14 @@ INLINE __m512 tail_step(ls_dtype type, const uint8_t *w, const uint8_t *a, int r
     }
 }
 
-/* A last group of 4 blocks (rows of 640, 1152, ...: Gemma's) on full-width registers: its
- * 4 x 16 bytes of quants per half are one 64-byte load (Q8_0: two), the fifth bits of chunks
- * 0-3 and 4-7 two 64-bit masks, so two vpdpbusd take the whole group, with the activation's
- * chunks gathered once per call (x: chunks 0-3, 4-7 of blocks 0-3; 16 bytes each). Dword lane
- * 4m + j then holds chunks m and m + 4 of block j; the 128-bit quarters added give block j's
- * exact int32 dot in lane j, and from there the steps are group_step's on lanes 0-3. */
-INLINE __m512 tail_step4(ls_dtype type, const uint8_t *w, const uint8_t *a, const __m512i x[2], __m512 acc) {
-    __m512i lo, hi;
-    int offset_log2;
-    const uint8_t *scales;
-    if (type == LS_Q8_0) {
-        lo = _mm512_loadu_si512(w);
-        hi = _mm512_loadu_si512(w + 64);
-        offset_log2 = 7;
-        scales = w + 128;
-    } else {
-        const __m512i nib = _mm512_set1_epi8(0x0F);
-        __m512i v = _mm512_loadu_si512(w);
-        lo = _mm512_and_si512(v, nib);
-        hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
-        if (type == LS_Q5_0) {
-            const __m512i sixteen = _mm512_set1_epi8(16);
-            lo = _mm512_mask_add_epi8(lo, _load_mask64((__mmask64 *)(w + 64)), lo, sixteen);
-            hi = _mm512_mask_add_epi8(hi, _load_mask64((__mmask64 *)(w + 72)), hi, sixteen);
-            offset_log2 = 4;
-            scales = w + 80;
-        } else {
-            offset_log2 = 3;
-            scales = w + 64;
-        }
-    }
-    __m512i d = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, x[0]), hi, x[1]);
-    __m256i d8 = _mm256_add_epi32(_mm512_castsi512_si256(d), _mm512_extracti64x4_epi64(d, 1));
-    __m128i dot = _mm_add_epi32(_mm256_castsi256_si128(d8), _mm256_extracti128_si256(d8, 1));
-    __m128i sum = _mm_loadu_si128((const __m128i *)(a + LS_ACT_OFFSET_SUM));
-    __m128i isum = _mm_sub_epi32(dot, _mm_slli_epi32(sum, offset_log2));
-    __m128 scale = _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)scales));
-    __m128 dx = _mm_loadu_ps((const float *)(a + LS_ACT_OFFSET_SCALE));
-    __m128 partial = _mm_mul_ps(_mm_mul_ps(scale, dx), _mm_cvtepi32_ps(isum));
-    return _mm512_mask_add_ps(acc, 0x000F, acc, _mm512_castps128_ps512(partial));
-}
-
 INLINE void rows_packed(ls_dtype type, const uint8_t *packed, size_t row_bytes, size_t block_bytes,
                         int64_t n_in, int64_t row_first, int64_t row_end, const uint8_t *act,
                         float *out) {
     const int64_t blocks = n_in / 32, full = blocks / 16;
     const int rest = (int)(blocks % 16);
     const uint8_t *tail_act = act + full * LS_ACT_GROUP_BYTES;
-    __m512i x4[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()}; /* tail_step4's activation:
-                                        * chunk k's first 16 bytes at 16 (k % 4) of x4[k / 4] */
-    for (int h = 0; h < 2 && rest == 4; h++) {
-        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(tail_act + 256 * h)));
-        for (int m = 1; m < 4; m++)
-            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(tail_act + 256 * h + 64 * m)), m);
-        x4[h] = v;
-    }
+    __m512i x4[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+    if (rest == 4) ls_tail4_activation(tail_act, x4);
     ls_prefetch prefetch = ls_prefetch_start(packed + row_first * row_bytes, packed + row_end * row_bytes);
     for (int64_t r = row_first; r < row_end; r++) {
         const uint8_t *row = packed + r * row_bytes;
@@ -218,7 +171,10 @@ INLINE void rows_packed(ls_dtype type, const uint8_t *packed, size_t row_bytes, 
         __m512 acc = _mm512_setzero_ps();
         for (int64_t g = 0; g < full; g++)
             acc = group_step(type, row + g * 16 * block_bytes, act + g * LS_ACT_GROUP_BYTES, 16, 1, acc);
-        if (rest == 4) acc = tail_step4(type, row + full * 16 * block_bytes, tail_act, x4, acc);
+        if (rest == 4) {
+            ls_tail4 t = ls_tail4_weights(type, row + full * 16 * block_bytes);
+            acc = ls_tail4_token(&t, x4, tail_act, acc);
+        }
         else if (rest) acc = tail_step(type, row + full * 16 * block_bytes, tail_act, rest, acc);
         out[r] = ls_lanes_tree512(acc);
     }
