@@ -59,7 +59,7 @@ def main():
         ' "barrier_us": %s, "call_us": %s,' % (row(m["barrier_us"]), row(m["call_us"])),
         ' "cold_us": %s, "cold_line_ns": %s,' % (rows(m["cold_us"]), rows(m["cold_line_ns"])),
     ]
-    for key in ("matmul_gmacs", "matmul_gmacs_512", "matmul_gmacs_256", "matmul_gmacs_288"):
+    for key in ("matmul_gmacs", "matmul_gmacs_512", "matmul_gmacs_256", "matmul_gmacs_288", "matmul_gmacs_640"):
         lines.append(' "%s": {' % key)
         items = list(m[key].items())
         for i, (name, table) in enumerate(items):

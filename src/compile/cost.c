@@ -79,7 +79,7 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return ls_fail(err, "cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"format\": \"lockstep-machine-6\",\n  \"threads\": %d,\n  \"sizes\": [",
+    fprintf(f, "{\n  \"format\": \"lockstep-machine-7\",\n  \"threads\": %d,\n  \"sizes\": [",
             m->n_threads);
     for (int s = 0; s < m->n_sizes; s++) fprintf(f, "%s%.0f", s ? ", " : "", m->size_bytes[s]);
     fprintf(f, "],\n  \"read_gbs\": [");
@@ -99,6 +99,7 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     save_groups(f, "matmul_gmacs_512", m->matmul_gmacs_512, m->n_threads);
     save_groups(f, "matmul_gmacs_256", m->matmul_gmacs_256, m->n_threads);
     save_groups(f, "matmul_gmacs_288", m->matmul_gmacs_288, m->n_threads);
+    save_groups(f, "matmul_gmacs_640", m->matmul_gmacs_640, m->n_threads);
     fprintf(f, ",\n  \"rates_g\": {");
     for (int r = 0; r < LS_RATE_COUNT; r++) {
         fprintf(f, "%s\n    \"%s\": [", r ? "," : "", ls_rate_names[r]);
@@ -170,11 +171,12 @@ static int type_named(const char *name) {
 /* The [type][T-1][group] table the path names (".matmul_gmacs.Q8_0" and the like), with the
  * type's name after it. */
 static bool group_table(parser *p, double (**table)[LS_MACHINE_THREADS][LS_MACHINE_GROUPS], const char **name) {
-    static const char *const keys[4] = {".matmul_gmacs.", ".matmul_gmacs_512.", ".matmul_gmacs_256.",
-                                        ".matmul_gmacs_288."};
-    double (*const tables[4])[LS_MACHINE_THREADS][LS_MACHINE_GROUPS] = {p->m->matmul_gmacs, p->m->matmul_gmacs_512,
-                                                                       p->m->matmul_gmacs_256, p->m->matmul_gmacs_288};
-    for (int i = 0; i < 4; i++)
+    static const char *const keys[5] = {".matmul_gmacs.", ".matmul_gmacs_512.", ".matmul_gmacs_256.",
+                                        ".matmul_gmacs_288.", ".matmul_gmacs_640."};
+    double (*const tables[5])[LS_MACHINE_THREADS][LS_MACHINE_GROUPS] = {
+        p->m->matmul_gmacs, p->m->matmul_gmacs_512, p->m->matmul_gmacs_256, p->m->matmul_gmacs_288,
+        p->m->matmul_gmacs_640};
+    for (int i = 0; i < 5; i++)
         if (!strncmp(p->path, keys[i], strlen(keys[i]))) {
             *table = tables[i];
             *name = p->path + strlen(keys[i]);
@@ -285,7 +287,7 @@ static int parse_value(parser *p, int nesting) {
     if (c == '"') {
         char text[64];
         if (parse_string(p, text, sizeof text)) return -1;
-        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-6")) p->format_ok = true;
+        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-7")) p->format_ok = true;
         return 0;
     }
     char number[40];
@@ -316,7 +318,8 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int g = 0; g < LS_MACHINE_GROUPS; g++)
                 ok = ok && m->matmul_gmacs[k][t][g] > 0 && m->matmul_gmacs_512[k][t][g] > 0 &&
-                     m->matmul_gmacs_256[k][t][g] > 0 && m->matmul_gmacs_288[k][t][g] > 0;
+                     m->matmul_gmacs_256[k][t][g] > 0 && m->matmul_gmacs_288[k][t][g] > 0 &&
+                     m->matmul_gmacs_640[k][t][g] > 0;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int i = 0; i < LS_MACHINE_STREAMS; i++) ok = ok && m->matmul_stream_gmacs[k][t][i] > 0;
         for (int r = 0; r < LS_RATE_COUNT; r++) ok = ok && m->rate_g[r][t] > 0;
@@ -334,78 +337,89 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
 
 /* Measured by `lockstep calibrate` on this project's machine as of 2026-12-05: an Intel Xeon
  * (Emerald Rapids, 260 MiB L3 shared with the host's other guests) with 2 vCPUs, AVX-512
- * kernels; four calibrations merged by tools/machine_builtin.py (the highest of each rate, the
- * median of each latency: the barrier read 0.05 us in one and 0.5 in the others, as the host
- * places the vCPUs). DRAM, in 2 MiB pages: 16 GB/s with 1 thread, 28.7 with 2. The figures
+ * kernels (those of 2026-12-05: two-cursor prefetch, a last group of 4 blocks on full-width
+ * registers); four calibrations merged by tools/machine_builtin.py (the highest of each rate,
+ * the median of each latency: the barrier reads 0.05 us or 0.5 as the host places the vCPUs).
+ * DRAM, in 2 MiB pages: 16.5 GB/s with 1 thread, 30.7 with 2. The figures
  * before them came from an AMD EPYC (Zen 4). Kernels change: recalibrate after they do, and
  * paste the output of tools/machine_builtin.py here. */
 static const char builtin_machine[] =
-    "{\"format\": \"lockstep-machine-6\", \"threads\": 2,\n"
+    "{\"format\": \"lockstep-machine-7\", \"threads\": 2,\n"
     " \"sizes\": [262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 25165824, 33554432, 50331648, 67108864, 268435456],\n"
-    " \"read_gbs\": [[108.2, 106.8, 106, 67.07, 30.62, 30.22, 29.81, 29.5, 29.43, 28.54, 28.71, 16.02], [216.4, 215.6, 212.1, 204.1, 132.4, 59.55, 58.99, 59.09, 59, 58.55, 58.6, 28.74]],\n"
-    " \"barrier_us\": [0.001, 0.5204], \"call_us\": [0.001, 0.5204],\n"
-    " \"cold_us\": [[0.1437, 0.6453], [0.1759, 0.3952]], \"cold_line_ns\": [[2.774, 5.819], [2.494, 4.138]],\n"
+    " \"read_gbs\": [[108.4, 107.3, 105.9, 77.86, 31.62, 31.22, 31.05, 31.22, 31.06, 30.09, 29.72, 16.46], [216.3, 215.9, 213.1, 210.9, 133.9, 61.13, 60.47, 60.55, 60.58, 60.51, 60.53, 30.74]],\n"
+    " \"barrier_us\": [0.001, 0.5345], \"call_us\": [0.001, 0.5345],\n"
+    " \"cold_us\": [[0.1369, 0.4762], [0.1489, 0.3315]], \"cold_line_ns\": [[2.317, 6.368], [2.438, 4.033]],\n"
     " \"matmul_gmacs\": {\n"
-    "  \"F32\": [[15.62, 20.74, 23.84, 25.77], [31.1, 41.4, 47.59, 51.5]],\n"
-    "  \"F16\": [[12.5, 16.84, 20.66, 23.3], [24.14, 33.27, 40.43, 46.37]],\n"
-    "  \"BF16\": [[11.71, 16.67, 21.09, 23.77], [23.07, 32.45, 42.09, 47.45]],\n"
-    "  \"Q4_0\": [[77.82, 94.57, 114.3, 134.5], [155, 185.3, 227.4, 269]],\n"
-    "  \"Q5_0\": [[55.56, 76.49, 98.11, 112.8], [111.1, 152.5, 195.5, 225.6]],\n"
-    "  \"Q8_0\": [[69.25, 100.5, 126.2, 143.5], [138.3, 198.8, 251.3, 286.8]],\n"
-    "  \"Q4_K\": [[45.18, 70.49, 92.77, 114.2], [90.17, 140.6, 184.3, 228.3]],\n"
-    "  \"Q5_K\": [[32.25, 55.95, 78.19, 103], [64.23, 111.5, 156.4, 206.3]],\n"
-    "  \"Q6_K\": [[33.92, 55.88, 73.21, 90.05], [67.6, 112.2, 146.1, 179.4]]},\n"
+    "  \"F32\": [[15.6, 20.71, 23.87, 25.81], [30.95, 41.3, 47.62, 51.53]],\n"
+    "  \"F16\": [[12.5, 16.94, 20.84, 23.47], [24.36, 32.94, 40.53, 46.66]],\n"
+    "  \"BF16\": [[11.61, 16.96, 21.2, 23.78], [23.18, 32.5, 42.17, 47.54]],\n"
+    "  \"Q4_0\": [[72.1, 93.23, 115.1, 139.3], [143.8, 191.9, 230, 266.5]],\n"
+    "  \"Q5_0\": [[54.14, 77.84, 99.67, 112.8], [108.1, 155, 197.9, 222.2]],\n"
+    "  \"Q8_0\": [[55.37, 103.4, 125.5, 144.5], [110.2, 205.6, 249.1, 279.8]],\n"
+    "  \"Q4_K\": [[40.76, 69.92, 93.28, 114.8], [81.14, 137.8, 186.6, 228.6]],\n"
+    "  \"Q5_K\": [[29.52, 57.76, 80.27, 103.8], [58.69, 114.1, 159.1, 205.7]],\n"
+    "  \"Q6_K\": [[30.31, 55.77, 73.54, 89.67], [59.77, 111.4, 146.8, 178]]},\n"
     " \"matmul_gmacs_512\": {\n"
-    "  \"F32\": [[16.13, 20.12, 23.03, 24.67], [32.24, 40.21, 46, 49.25]],\n"
-    "  \"F16\": [[12.03, 16.55, 20.02, 22.4], [23.84, 32.15, 39.34, 44.68]],\n"
-    "  \"BF16\": [[11.56, 16.24, 20.41, 22.78], [23.11, 31.66, 40.76, 45.62]],\n"
-    "  \"Q4_0\": [[68.41, 80.42, 98.97, 109.8], [137.2, 159.8, 198.3, 217.9]],\n"
-    "  \"Q5_0\": [[51.41, 65.6, 85.38, 99.76], [102.6, 130.3, 169.8, 198.8]],\n"
-    "  \"Q8_0\": [[67.29, 91.55, 107.3, 115.6], [134.6, 182.3, 214.5, 230.2]],\n"
-    "  \"Q4_K\": [[37, 61.99, 79.7, 95.18], [73.75, 123.2, 159.5, 189.8]],\n"
-    "  \"Q5_K\": [[29.74, 52.05, 69.87, 88.17], [59.08, 103.5, 139.4, 176.3]],\n"
-    "  \"Q6_K\": [[31.56, 49.93, 65.09, 78.39], [62.98, 99.64, 130.3, 155.8]]},\n"
+    "  \"F32\": [[16.17, 20.11, 23.07, 24.74], [32.16, 40.14, 46.14, 49.45]],\n"
+    "  \"F16\": [[12.04, 16.56, 20.02, 22.79], [24.23, 32.25, 39.36, 43.72]],\n"
+    "  \"BF16\": [[11.47, 15.94, 20.5, 22.84], [22.82, 31.87, 40.96, 45.61]],\n"
+    "  \"Q4_0\": [[65, 80.84, 99.75, 109.3], [127, 160.4, 198.2, 217.8]],\n"
+    "  \"Q5_0\": [[48.25, 65.14, 89.09, 99.06], [96.37, 128.6, 177.6, 197.6]],\n"
+    "  \"Q8_0\": [[48.35, 92.19, 106.2, 116.6], [96.24, 184.6, 211.5, 230.8]],\n"
+    "  \"Q4_K\": [[34.64, 60.96, 80.87, 96.79], [68.97, 121.9, 161.4, 193.8]],\n"
+    "  \"Q5_K\": [[26.67, 51.94, 68.43, 89.93], [53.28, 104.1, 136.8, 179.4]],\n"
+    "  \"Q6_K\": [[27.65, 49.64, 66.05, 78.83], [55.14, 97.67, 130.8, 157.5]]},\n"
     " \"matmul_gmacs_256\": {\n"
-    "  \"F32\": [[15.5, 19.04, 21.59, 22.78], [30.96, 38.04, 43.16, 45.44]],\n"
-    "  \"F16\": [[11.68, 15.74, 19.49, 20.92], [23.01, 31.03, 38.91, 41.67]],\n"
-    "  \"BF16\": [[11.44, 15.46, 19.21, 21.14], [23.06, 30.82, 37.85, 41.58]],\n"
-    "  \"Q4_0\": [[34.62, 36.86, 45.02, 50.62], [69.19, 73.45, 90.16, 100.9]],\n"
-    "  \"Q5_0\": [[25.45, 21.62, 31.78, 40.02], [50.86, 43.16, 63.43, 80.05]],\n"
-    "  \"Q8_0\": [[43.07, 39.54, 47.37, 52.19], [85.42, 78.86, 94.36, 104.7]],\n"
-    "  \"Q4_K\": [[19.43, 30.03, 37.87, 44.92], [39.03, 60.03, 75.35, 89.65]],\n"
-    "  \"Q5_K\": [[9.738, 18.12, 27.93, 38.04], [19.39, 36.14, 55.76, 75.79]],\n"
-    "  \"Q6_K\": [[15.73, 25.48, 33.16, 40.9], [31.1, 51.13, 66.48, 81.72]]},\n"
+    "  \"F32\": [[15.49, 19.09, 21.64, 22.9], [30.84, 37.85, 43.12, 45.73]],\n"
+    "  \"F16\": [[11.89, 16.09, 19.61, 20.82], [23.75, 31.3, 39.1, 41.39]],\n"
+    "  \"BF16\": [[11.24, 15.88, 19.27, 21.17], [22.05, 30.82, 37.91, 41.73]],\n"
+    "  \"Q4_0\": [[33.59, 36.49, 44.65, 50.56], [66.95, 72.5, 89.19, 100.7]],\n"
+    "  \"Q5_0\": [[25.27, 20.68, 31.17, 40.7], [50.5, 41.13, 62.06, 81.26]],\n"
+    "  \"Q8_0\": [[34.81, 40.3, 45.97, 52.11], [67.83, 79.9, 91.54, 103.9]],\n"
+    "  \"Q4_K\": [[18.38, 30.2, 37.87, 45.75], [36.55, 60.29, 75.59, 91.08]],\n"
+    "  \"Q5_K\": [[9.562, 18.34, 27.5, 38.85], [19.03, 36.47, 54.92, 77.55]],\n"
+    "  \"Q6_K\": [[14.95, 26.1, 33.09, 40.99], [29.15, 51.93, 66.07, 81.86]]},\n"
     " \"matmul_gmacs_288\": {\n"
-    "  \"F32\": [[15.57, 19.29, 21.91, 23.16], [31.01, 38.53, 43.64, 46.17]],\n"
-    "  \"F16\": [[12, 15.87, 19.66, 21.09], [23.93, 31.21, 39.28, 42.02]],\n"
-    "  \"BF16\": [[11.55, 15.64, 19.26, 21.5], [22.84, 30.52, 38.16, 42.86]],\n"
-    "  \"Q4_0\": [[30.27, 40.55, 49.35, 57.12], [60.67, 80.99, 99.4, 114.1]],\n"
-    "  \"Q5_0\": [[18.24, 24.09, 35.76, 45.45], [36.43, 48.05, 71.23, 90.84]],\n"
-    "  \"Q8_0\": [[35.55, 41.22, 52.45, 58.99], [70.67, 81.23, 105.1, 117.5]],\n"
-    "  \"Q4_K\": [[19.51, 30.05, 37.68, 44.92], [38.96, 59.86, 75.51, 89.75]],\n"
-    "  \"Q5_K\": [[9.747, 18.11, 27.9, 38.01], [19.37, 36.13, 55.78, 75.84]],\n"
-    "  \"Q6_K\": [[15.75, 25.69, 33.28, 40.91], [31.44, 51.04, 66.43, 81.59]]},\n"
+    "  \"F32\": [[15.63, 19.3, 21.95, 23.31], [31.01, 38.38, 43.77, 46.5]],\n"
+    "  \"F16\": [[12, 15.96, 19.95, 21.36], [23.92, 31.31, 39.21, 41.64]],\n"
+    "  \"BF16\": [[11.12, 15.67, 19.56, 21.51], [22.04, 30.76, 39, 42.95]],\n"
+    "  \"Q4_0\": [[30.46, 40.29, 49.36, 57.13], [60.65, 80.44, 98.67, 114]],\n"
+    "  \"Q5_0\": [[18.01, 24, 35.77, 46.65], [35.91, 47.98, 71.17, 92.62]],\n"
+    "  \"Q8_0\": [[30.15, 41.72, 51.41, 59.08], [60, 82.73, 102.1, 117.7]],\n"
+    "  \"Q4_K\": [[18.41, 30.25, 37.84, 45.68], [36.69, 60.24, 75.47, 91.1]],\n"
+    "  \"Q5_K\": [[9.547, 18.31, 27.5, 38.81], [18.93, 37.37, 54.94, 77.57]],\n"
+    "  \"Q6_K\": [[14.61, 26.06, 33.18, 41.04], [29.15, 52.03, 66.13, 81.79]]},\n"
+    " \"matmul_gmacs_640\": {\n"
+    "  \"F32\": [[16.23, 20.39, 23.36, 25.14], [32.22, 40.54, 46.63, 50.1]],\n"
+    "  \"F16\": [[12.39, 16.69, 20.29, 22.8], [24.73, 32.52, 39.65, 45.55]],\n"
+    "  \"BF16\": [[11.47, 16.45, 20.78, 23.3], [22.7, 32.52, 41.51, 46.25]],\n"
+    "  \"Q4_0\": [[57.75, 73.12, 87.41, 94.66], [115.3, 143.9, 174.2, 188.6]],\n"
+    "  \"Q5_0\": [[43.55, 58.28, 77.86, 85.2], [86.95, 114.2, 155.2, 170]],\n"
+    "  \"Q8_0\": [[50.12, 81.02, 93.4, 100.4], [97.4, 160.2, 185.2, 200]],\n"
+    "  \"Q4_K\": [[34.55, 60.93, 80.84, 96.63], [68.99, 121.4, 161, 192.5]],\n"
+    "  \"Q5_K\": [[26.69, 52.7, 68.35, 89.96], [53.03, 103.2, 136.3, 179]],\n"
+    "  \"Q6_K\": [[27.68, 49.48, 66.22, 79.03], [55.19, 98.07, 131.6, 156.2]]},\n"
     " \"rates_g\": {\n"
-    "  \"embed\": [1.982, 3.942],\n"
-    "  \"rmsnorm\": [6.31, 12.4],\n"
-    "  \"quantize\": [2.798, 5.582],\n"
-    "  \"add\": [8.128, 16.12],\n"
-    "  \"rope\": [8.686, 17.17],\n"
-    "  \"kv_store\": [2.143, 4.257],\n"
-    "  \"glu_gelu\": [1.378, 2.664],\n"
-    "  \"glu_silu\": [1.701, 3.365]},\n"
-    " \"attention_gpairs\": [[0.1759, 0.1392, 0.09819, 0.05995], [0.3472, 0.2763, 0.1929, 0.1195]],\n"
-    " \"attention_grows\": [[0.094, 0.0659, 0.0484, 0.031], [0.1735, 0.1181, 0.09585, 0.06512]],\n"
+    "  \"embed\": [1.983, 3.957],\n"
+    "  \"rmsnorm\": [6.406, 12.52],\n"
+    "  \"quantize\": [2.802, 5.58],\n"
+    "  \"add\": [8.123, 16.16],\n"
+    "  \"rope\": [8.669, 17.3],\n"
+    "  \"kv_store\": [2.157, 4.291],\n"
+    "  \"glu_gelu\": [1.378, 2.665],\n"
+    "  \"glu_silu\": [1.7, 3.374]},\n"
+    " \"attention_gpairs\": [[0.1881, 0.1445, 0.09974, 0.06113], [0.3752, 0.288, 0.1998, 0.1224]],\n"
+    " \"attention_grows\": [[0.07477, 0.05818, 0.04778, 0.02903], [0.1564, 0.1173, 0.0902, 0.04897]],\n"
     " \"matmul_stream_gmacs\": {\n"
-    "  \"F32\": [[7.68, 3.378], [15.08, 6.853]],\n"
-    "  \"F16\": [[12.13, 4.936], [23.14, 9.844]],\n"
-    "  \"BF16\": [[11.39, 4.905], [22.25, 9.831]],\n"
-    "  \"Q4_0\": [[53.04, 25.74], [105.1, 53.66]],\n"
-    "  \"Q5_0\": [[42.35, 21.71], [83.53, 45.35]],\n"
-    "  \"Q8_0\": [[28.9, 15.85], [56.48, 33.8]],\n"
-    "  \"Q4_K\": [[45.2, 24.15], [88.07, 50.42]],\n"
-    "  \"Q5_K\": [[32, 19.99], [64.06, 42.25]],\n"
-    "  \"Q6_K\": [[33.86, 17.58], [67.39, 36.73]]}}\n";
+    "  \"F32\": [[7.522, 3.486], [14.67, 7.882]],\n"
+    "  \"F16\": [[12.02, 5.056], [23.88, 10.7]],\n"
+    "  \"BF16\": [[11.22, 5.111], [22.37, 10.66]],\n"
+    "  \"Q4_0\": [[48.41, 30.24], [96.29, 72.36]],\n"
+    "  \"Q5_0\": [[39.71, 22.81], [79.32, 61.9]],\n"
+    "  \"Q8_0\": [[27.09, 17.08], [54.01, 42.83]],\n"
+    "  \"Q4_K\": [[40.42, 28.54], [80.61, 67.59]],\n"
+    "  \"Q5_K\": [[30.32, 22.05], [60.34, 51.6]],\n"
+    "  \"Q6_K\": [[29.97, 19.71], [59.97, 46.68]]}}\n";
 
 void ls_machine_builtin(ls_machine *m) {
     if (parse_machine(m, builtin_machine, strlen(builtin_machine), "built-in", NULL)) {
@@ -418,7 +432,7 @@ void ls_machine_builtin(ls_machine *m) {
         m->barrier_us[0] = m->call_us[0] = 0.1;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int g = 0; g < LS_MACHINE_GROUPS; g++) m->matmul_gmacs[k][0][g] = m->matmul_gmacs_512[k][0][g] = m->matmul_gmacs_256[k][0][g] =
-                    m->matmul_gmacs_288[k][0][g] = 20;
+                    m->matmul_gmacs_288[k][0][g] = m->matmul_gmacs_640[k][0][g] = 20;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int i = 0; i < LS_MACHINE_STREAMS; i++) m->matmul_stream_gmacs[k][0][i] = 10;
         for (int r = 0; r < LS_RATE_COUNT; r++) m->rate_g[r][0] = 1;
@@ -654,11 +668,13 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
                                                   stream_us_per_byte(m, k, 1, T))
                                   : 0;
         bool is_float = w->type == LS_F32 || w->type == LS_F16 || w->type == LS_BF16;
-        /* quantized: full groups of 512 elements and a partial last one, of up to 8 blocks
-         * (the half-width code, priced from rows of 256) or of 9 to 15 (rows of 288);
+        /* quantized: full groups of 512 elements and a partial last one, of exactly 4 blocks
+         * (priced from rows of 640), other counts up to 8 (the half-width code, from rows of
+         * 256) or 9 to 15 (rows of 288);
          * float: units of 16 elements, n_in rounded up */
         int64_t full_groups = is_float ? 0 : w->n_in / 512;
-        int tail = is_float || w->n_in % 512 == 0 ? 0 : w->n_in % 512 <= 256 ? 1 : 2;
+        int64_t rest = is_float ? 0 : w->n_in % 512;
+        int tail = rest == 0 ? 0 : rest == 128 ? 3 : rest <= 256 ? 1 : 2;
         double float_units = is_float ? (double)((w->n_in + 15) / 16 * 16) / 512.0 : 0;
         /* The kernel takes tokens 8, 4, 2, 1 at a time, reading its weight tile each time. */
         int64_t left = rows;
@@ -674,10 +690,11 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
             double us_512 = 512.0 * nt / (m->matmul_gmacs_512[k][th][g] / T * 1e3);
             double us_256 = 256.0 * nt / (m->matmul_gmacs_256[k][th][g] / T * 1e3);
             double us_288 = 288.0 * nt / (m->matmul_gmacs_288[k][th][g] / T * 1e3);
+            double us_640 = 640.0 * nt / (m->matmul_gmacs_640[k][th][g] / T * 1e3);
             double per_unit = us_1024 - us_512, fixed = us_512 - per_unit;
             if (per_unit < 0.5 * us_512) per_unit = 0.5 * us_512;
             if (fixed < 0) fixed = 0;
-            double last = (tail == 1 ? us_256 : us_288) - fixed;
+            double last = tail == 3 ? us_640 - fixed - per_unit : (tail == 1 ? us_256 : us_288) - fixed;
             double row_us = fixed + per_unit * ((double)full_groups + float_units) + (tail && last > 0 ? last : 0);
             for (int64_t i = 0; i < passes; i++) {
                 double compute = (double)(b - a) * row_us;

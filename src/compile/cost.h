@@ -92,6 +92,10 @@ typedef struct ls_machine {
     /* the same with rows of 288 (9 blocks): a last group of 9 to 15 blocks, which the
      * full-width code runs (measured 1.45 full groups a row, not 1) */
     double matmul_gmacs_288[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_GROUPS];
+    /* the same with rows of 640 (20 blocks): a last group of exactly 4 blocks, which the
+     * AVX-512 kernels run on full-width registers holding all of its chunks (Gemma's rows);
+     * K-quant rows cannot end so: theirs are rows of 512 again */
+    double matmul_gmacs_640[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_GROUPS];
     double rate_g[LS_RATE_COUNT][LS_MACHINE_THREADS];      /* G units/s, all threads */
     /* Attention at each of ls_machine_head_dims, all threads: G (query head, key) pairs/s
      * (a score q.k, its exp, the value row it adds) and G (row, query head) pairs/s (the

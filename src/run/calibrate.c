@@ -534,16 +534,18 @@ static int measure_bandwidth(ls_machine *m, const uint8_t *memory, int t_lo, int
     return 0;
 }
 
-/* Rows of 1024, 512, 256 and 288 elements: two full groups of 16 blocks, one, a last group
- * of 8 blocks and one of 9 (the cost model's fixed cost per row, cost per group and costs of
- * the two kinds of partial last group). K-quants take n_in in 256s: their rows of "288"
- * are rows of 256 again (their last group is never longer). */
-#define MATMUL_ROW_SIZES 4
-static const int64_t matmul_row_sizes[MATMUL_ROW_SIZES] = {1024, 512, 256, 288};
+/* Rows of 1024, 512, 256, 288 and 640 elements: two full groups of 16 blocks, one, a last
+ * group of 8 blocks, one of 9, one group and a last one of 4 (the cost model's fixed cost per
+ * row, cost per group and costs of the three kinds of partial last group). K-quants take n_in
+ * in 256s: their rows of "288" are rows of 256 again and of "640" rows of 512 (their last
+ * group is never otherwise). */
+#define MATMUL_ROW_SIZES 5
+static const int64_t matmul_row_sizes[MATMUL_ROW_SIZES] = {1024, 512, 256, 288, 640};
 
 static double (*matmul_table(ls_machine *m, int size))[LS_MACHINE_THREADS][LS_MACHINE_GROUPS] {
-    return size == 0 ? m->matmul_gmacs : size == 1 ? m->matmul_gmacs_512 : size == 2 ? m->matmul_gmacs_256
-                                                                                      : m->matmul_gmacs_288;
+    double (*const tables[MATMUL_ROW_SIZES])[LS_MACHINE_THREADS][LS_MACHINE_GROUPS] = {
+        m->matmul_gmacs, m->matmul_gmacs_512, m->matmul_gmacs_256, m->matmul_gmacs_288, m->matmul_gmacs_640};
+    return tables[size];
 }
 
 static int64_t matmul_row_size(ls_dtype type, int size) {
@@ -580,7 +582,7 @@ static int measure_matmul(ls_machine *m, FILE *log, char *err) {
     for (int c = 0; c < cases; c++) matmul_case_free(&jobs[c]);
     free(jobs);
     for (int k = 0; log && !rc && k < LS_MACHINE_TYPES; k++) {
-        fprintf(log, "matmul %-5s GMAC/s, tokens 1 2 4 8, rows of 1024 | 512 | 256 | 288:", ls_dtype_find(ls_machine_types[k])->name);
+        fprintf(log, "matmul %-5s GMAC/s, tokens 1 2 4 8, rows of 1024 | 512 | 256 | 288 | 640:", ls_dtype_find(ls_machine_types[k])->name);
         for (int t = 1; t <= m->n_threads; t++) {
             fprintf(log, " [%d]", t);
             for (int size = 0; size < MATMUL_ROW_SIZES; size++) {

@@ -50,8 +50,9 @@ def test_help_and_bad_flags():
     with tempfile.TemporaryDirectory() as tmp:
         bad = os.path.join(tmp, "bad.json")
         # lockstep-machine-1: before attention was measured per head size; -3 and -4: before
-        # the partial groups' costs (rows of 256, of 288) were.
+        # the partial groups' costs (rows of 256, of 288) were; -6: before rows of 640.
         for text in ["", "{", '{"format": "lockstep-machine-5", "threads": 1}',
+                     '{"format": "lockstep-machine-6", "threads": 1}',
                      '{"format": "lockstep-machine-4", "threads": 1}',
                      '{"format": "lockstep-machine-1", "threads": 1}',
                      '{"format": "lockstep-machine-3", "threads": 1}',
@@ -170,23 +171,25 @@ def test_compile_json_consistent():
     assert int(m.group(3)) == s["prefill_tokens"] == 96  # the context is shorter than 512
 
 
-def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0, stream=None, gmacs_256=None,
+def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0, stream=None, gmacs_256=None, gmacs_640=None,
                       cold_us=0.0, cold_line_ns=0.0):
     """Every figure flat: one bandwidth at every size, one matmul rate (rows of 256, a
-    partial group: `gmacs_256`, default gmacs), one kernel rate; the one-token products
+    partial group: `gmacs_256`, rows of 640 `gmacs_640`, default gmacs), one kernel rate; the one-token products
     over 16 and 256 MiB at `stream` (default: gmacs) per thread; cold reads (after both
     stream sizes) cold_us + cold_line_ns per line, none by default."""
     stream = gmacs if stream is None else stream
     gmacs_256 = gmacs if gmacs_256 is None else gmacs_256
+    gmacs_640 = gmacs if gmacs_640 is None else gmacs_640
     rates = ["embed", "rmsnorm", "quantize", "add", "rope", "kv_store", "glu_gelu", "glu_silu"]
     types = ["F32", "F16", "BF16", "Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
-    m = {"format": "lockstep-machine-6", "threads": 2, "sizes": [1024, 1 << 30],
+    m = {"format": "lockstep-machine-7", "threads": 2, "sizes": [1024, 1 << 30],
          "read_gbs": [[gbs, gbs], [2 * gbs, 2 * gbs]], "barrier_us": [barrier, barrier],
          "call_us": [call, call],
          "matmul_gmacs": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
          "matmul_gmacs_512": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
          "matmul_gmacs_256": {t: [[gmacs_256] * 4, [2 * gmacs_256] * 4] for t in types},
          "matmul_gmacs_288": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
+         "matmul_gmacs_640": {t: [[gmacs_640] * 4, [2 * gmacs_640] * 4] for t in types},
          "rates_g": {r: [rate, 2 * rate] for r in rates},
          "attention_gpairs": [[rate] * 4, [2 * rate] * 4], "attention_grows": [[rate] * 4, [2 * rate] * 4],
          "matmul_stream_gmacs": {t: [[stream] * 2, [2 * stream] * 2] for t in types},
@@ -227,6 +230,15 @@ def test_cost_model_by_hand():
         # 64 tokens in calls of 8 costs more than 8 calls at position 0 (attention grows).
         s = d["summary"]
         assert s["predicted_prefill_ms"] * 1e3 > 8 * (sum(st["predicted_us"] for st in d["steps"]) + 3.0) * 0.999
+        # n_in 640 (Gemma's rows): one group and a last one of 4 blocks, priced as a whole
+        # row of 640 at its own rate G3 (the rows of 1024 and 512 at G leave no fixed cost).
+        G3 = 1.5
+        synthetic_machine(path, gbs=B, gmacs=G, rate=R, barrier=barrier, gmacs_256=G2, gmacs_640=G3)
+        _, d = compile_both(tiny_model("llama", "q8_0", dim=640, head_dim=160), "-t", "2", "--batch", "8",
+                            "--ctx", "64", "--machine", path)
+        q = [st for st in d["steps"] if st["kernel"] == "matmul" and st["weight"].startswith("blk.0.attn_q")][0]
+        want = max((b - a) * 640 * rows for a, b in q["tiles"]) / (G3 * 1e3) + barrier * q["barrier_after"]
+        assert abs(q["predicted_us"] - want) < 1e-3 * want, (q, want)
 
 
 def test_cost_model_cold_by_hand():
