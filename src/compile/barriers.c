@@ -3,7 +3,9 @@
  * Threads run the steps between two barriers (a phase) without waiting for each other. A
  * step may join the current phase when everything it reads that was written in this phase
  * was written by the same thread: both steps cut token rows with the same tiles (e.g.
- * rmsnorm → quantize, or the q and k matmuls, which read only what earlier phases wrote).
+ * rmsnorm → quantize → ..., or the q and k matmuls, which read only what earlier phases
+ * wrote), or the reader works column by column on the columns its thread wrote (the gate and
+ * up matmuls' outputs → glu → quantize; attention's heads → quantize).
  * Otherwise a barrier closes the phase before it. The last step always ends with a barrier,
  * so the logits are complete when a call returns. Write-after-read hazards inside a phase
  * are the memory plan's business: it counts lifetimes in phases (memplan.c). */
@@ -13,14 +15,15 @@
 #include "compile/passes.h"
 
 /* Whether step `reader` reads only what its own thread wrote of `writer`'s output: both cut
- * token rows with the same tiles, or the reader is elementwise over columns (add, glu) and
- * cuts them as the writer cut its columns (its output features, for a matmul: the gate and
- * up products → glu). */
-static bool same_tiles(const ls_step *writer, const ls_step *reader, int n_threads) {
-    bool rows = writer->split == LS_SPLIT_ROWS && reader->split == LS_SPLIT_ROWS;
-    bool columns = (writer->split == LS_SPLIT_COLUMNS || writer->split == LS_SPLIT_OUTPUTS) &&
-                   reader->split == LS_SPLIT_COLUMNS && writer->work == reader->work;
-    return (rows || columns) && !memcmp(writer->tile, reader->tile, (size_t)(n_threads + 1) * sizeof writer->tile[0]);
+ * token rows with the same tiles, or the reader works column by column (add, glu, a quantize
+ * cut by columns) and cuts them as the writer cut the elements it wrote (a matmul's output
+ * features: the gate and up products → glu; attention's heads → quantize). */
+static bool same_tiles(const ls_program *p, const ls_step *writer, const ls_step *reader) {
+    size_t bytes = (size_t)(p->n_threads + 1) * sizeof writer->tile[0];
+    if (writer->split == LS_SPLIT_ROWS && reader->split == LS_SPLIT_ROWS) return !memcmp(writer->tile, reader->tile, bytes);
+    int64_t bounds[LS_MAX_THREADS + 1];
+    return reader->split == LS_SPLIT_COLUMNS && ls_column_bounds(p, writer, bounds) &&
+           bounds[p->n_threads] == reader->work && !memcmp(bounds, reader->tile, bytes);
 }
 
 void ls_place_barriers(ls_program *p) {
@@ -34,7 +37,7 @@ void ls_place_barriers(ls_program *p) {
         bool joins = i > 0;
         for (int k = 0; k < 3 && joins; k++) {
             int32_t b = s->in[k];
-            if (b >= 0 && writer && writer[b] >= 0 && !same_tiles(&p->steps[writer[b]], s, p->n_threads))
+            if (b >= 0 && writer && writer[b] >= 0 && !same_tiles(p, &p->steps[writer[b]], s))
                 joins = false;
         }
         /* KV_STORE fills the cache ATTENTION reads: the cache is no buffer, so say it here. */

@@ -586,6 +586,7 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
     case LS_K_QUANTIZE:
     case LS_K_KV_STORE: {
         double r = (double)(clip(b, rows) - clip(a, rows));
+        if (s->split == LS_SPLIT_COLUMNS) r = b > a ? (double)rows : 0; /* a quantize cut by columns */
         ls_rate rate = LS_RATE_EMBED;
         if (s->kernel == LS_K_EMBED) {
             work = r * n->width;
@@ -596,8 +597,9 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
             bytes = work * 8;
         } else if (s->kernel == LS_K_QUANTIZE) {
             rate = LS_RATE_QUANTIZE; /* per element: the kernel loops over the real ones */
-            work = r * (double)(p->buffers[s->in[0]].row_bytes / 4);
-            bytes = r * (double)(p->buffers[s->in[0]].row_bytes + p->buffers[s->out].row_bytes);
+            double share = s->split == LS_SPLIT_COLUMNS ? (double)(b - a) / (double)s->work : 1.0;
+            work = r * share * (double)(p->buffers[s->in[0]].row_bytes / 4);
+            bytes = r * share * (double)(p->buffers[s->in[0]].row_bytes + p->buffers[s->out].row_bytes);
         } else {
             rate = LS_RATE_KV_STORE;
             work = r * 2.0 * (double)p->graph.kv_width;

@@ -16,4 +16,9 @@ int ls_plan_memory(ls_program *program, char *err);
 /* Cuts every step's work into one tile per thread. (partition.c) */
 void ls_partition(ls_program *program);
 
+/* The elements of an output row that step s's threads write, as n_threads + 1 boundaries
+ * into `bounds`: for a step cut by columns or output features its tiles, for attention its
+ * head tiles times the head size. False for a step that writes whole rows. (partition.c) */
+bool ls_column_bounds(const ls_program *program, const ls_step *s, int64_t *bounds);
+
 #endif

@@ -145,15 +145,23 @@ static void rmsnorm(const ls_exec *e, const ls_step *s, const ls_node *n, int th
         }
 }
 
+/* Rows of the tile, or (cut by columns) the tile's columns of every row: a whole number of
+ * activation groups from column c0, whose bytes start at the size of a row of c0 elements. */
 static void quantize(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {
-    int64_t first, end;
-    row_tile(e, s, thread, &first, &end);
     const ls_buffer *in = &e->program->buffers[s->in[0]];
     const ls_buffer *out = &e->program->buffers[s->out];
-    int64_t width = in->row_bytes / 4;
+    int64_t width = in->row_bytes / 4, first = 0, end = s->one_row ? 1 : e->n_rows, c0 = 0, c1 = width;
+    if (s->split == LS_SPLIT_COLUMNS) {
+        c0 = s->tile[thread];
+        c1 = s->tile[thread + 1];
+        if (c0 >= c1) return;
+    } else {
+        row_tile(e, s, thread, &first, &end);
+    }
+    size_t skip = ls_activation_row_bytes(n->weight->type, c0);
     for (int64_t t = first; t < end; t++)
-        ls_quantize_activation_row(n->weight->type, (const float *)(e->arena + in->offset) + t * width,
-                                   e->arena + out->offset + t * out->row_bytes, width);
+        ls_quantize_activation_row(n->weight->type, (const float *)(e->arena + in->offset) + t * width + c0,
+                                   e->arena + out->offset + t * out->row_bytes + skip, c1 - c0);
 }
 
 static void matmul(const ls_exec *e, const ls_step *s, const ls_node *n, int thread) {

@@ -28,6 +28,9 @@ def check_model(model, n_vocab_hint=1000):
 def test_tiny_models_bit_identical_across_threads_and_batches():
     for arch, wt in (("llama", "q4_0"), ("qwen2", "q6_k"), ("gemma3", "mixed")):
         check_model(tiny_model(arch, wt, vocab="bpe" if arch != "gemma3" else "spm"))
+    # Heads of 256 and an ffn of 1024: with 2 threads, the quantize steps after attention and
+    # glu are cut by columns (whole activation groups), as on the real Gemma.
+    check_model(tiny_model("gemma3", "mixed", vocab="spm", head_dim=256, ffn=1024))
 
 
 def test_same_seed_same_text():

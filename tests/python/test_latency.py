@@ -77,8 +77,9 @@ def compile_both(model, *args, env=None):
 def check_phases(d):
     """The schedule's safety, from the listing alone: a step reads a buffer written in its own
     phase (no barrier between) only where the writer's thread wrote exactly what this thread
-    reads: both cut token rows alike, or the reader is elementwise over columns (cols) cut as
-    the writer cut its columns or outputs. And no two buffers alive in a common phase share
+    reads: both cut token rows alike, or the reader works column by column (cols) cut as the
+    writer cut its columns, outputs or heads (times the head size: the row's width over the
+    head count). And no two buffers alive in a common phase share
     arena bytes (a buffer lives from the phase that writes it to the last phase that reads
     it; a thread may run ahead to the end of its phase, so phases, not steps, count)."""
     steps = d["steps"]
@@ -98,9 +99,13 @@ def check_phases(d):
             w = writer.get(b)
             if w is None or phases[w["step"]] != ph:
                 continue
-            rows = w["split"] == st["split"] == "rows"
-            cols = w["split"] in ("cols", "outputs") and st["split"] == "cols" and w["work"] == st["work"]
-            assert (rows or cols) and w["tiles"] == st["tiles"], (w["step"], st["step"], b)
+            if w["split"] == st["split"] == "rows":
+                assert w["tiles"] == st["tiles"], (w["step"], st["step"], b)
+                continue
+            assert st["split"] == "cols" and w["split"] in ("cols", "outputs", "heads"), (w["step"], st["step"], b)
+            unit = st["work"] // w["work"] if w["split"] == "heads" else 1
+            assert w["work"] * unit == st["work"], (w["step"], st["step"], b)
+            assert [[a * unit, c * unit] for a, c in w["tiles"]] == st["tiles"], (w["step"], st["step"], b)
         for o in st["operands"]:
             if o["role"] == "out":
                 writer[o["buffer"]] = st
@@ -116,10 +121,18 @@ def check_phases(d):
 def test_phases_read_only_own_tiles():
     # A Q4_K_M-like Gemma (v in another format than q and k: two quantize steps before one
     # barrier), a llama; thread counts that cut tiles unevenly; decode and prefill calls.
-    for model in [tiny_model("gemma3", "mixed"), tiny_model("llama", "q8_0")]:
+    # The Gemma with heads of 256 and an ffn of 1024 has its quantize steps after attention and
+    # glu cut by columns with 2 threads (and 1), joining those steps' phases.
+    wide = tiny_model("gemma3", "mixed", vocab="spm", head_dim=256, ffn=1024)
+    for model in [tiny_model("gemma3", "mixed"), tiny_model("llama", "q8_0"), wide]:
         for threads in ["1", "2", "3", "4", "8"]:
             for batch in ["1", "7", "16"]:
-                check_phases(compile_both(model, "-t", threads, "--batch", batch, "--ctx", "96")[1])
+                d = compile_both(model, "-t", threads, "--batch", batch, "--ctx", "96")[1]
+                check_phases(d)
+                cols = [st for st in d["steps"] if st["kernel"] == "quantize" and st["split"] == "cols"]
+                if model == wide and threads == "2":
+                    assert len(cols) == 2 * 7 and not any(st["barrier_after"] for st in d["steps"]
+                                                          if st["kernel"] == "attention"), d["steps"][:20]
 
 
 def test_compile_json_consistent():
