@@ -57,6 +57,7 @@ def main():
         ' "sizes": [%s],' % ", ".join(str(int(s)) for s in m["sizes"]),
         ' "read_gbs": %s,' % rows(m["read_gbs"]),
         ' "barrier_us": %s, "call_us": %s,' % (row(m["barrier_us"]), row(m["call_us"])),
+        ' "stream_short_gmacs": %s,' % row(m["stream_short_gmacs"]),
         ' "cold_us": %s, "cold_line_ns": %s,' % (rows(m["cold_us"]), rows(m["cold_line_ns"])),
     ]
     for key in ("matmul_gmacs", "matmul_gmacs_512", "matmul_gmacs_256", "matmul_gmacs_288", "matmul_gmacs_640"):

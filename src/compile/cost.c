@@ -79,7 +79,7 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return ls_fail(err, "cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"format\": \"lockstep-machine-7\",\n  \"threads\": %d,\n  \"sizes\": [",
+    fprintf(f, "{\n  \"format\": \"lockstep-machine-8\",\n  \"threads\": %d,\n  \"sizes\": [",
             m->n_threads);
     for (int s = 0; s < m->n_sizes; s++) fprintf(f, "%s%.0f", s ? ", " : "", m->size_bytes[s]);
     fprintf(f, "],\n  \"read_gbs\": [");
@@ -92,6 +92,8 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->barrier_us[t]);
     fprintf(f, "],\n  \"call_us\": [");
     for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->call_us[t]);
+    fprintf(f, "],\n  \"stream_short_gmacs\": [");
+    for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->stream_short_gmacs[t]);
     fprintf(f, "]");
     save_rows(f, "cold_us", &m->cold_us[0][0], LS_MACHINE_STREAMS, m->n_threads);
     save_rows(f, "cold_line_ns", &m->cold_line_ns[0][0], LS_MACHINE_STREAMS, m->n_threads);
@@ -207,6 +209,8 @@ static int store(parser *p, double v) {
         m->barrier_us[ix[0]] = v;
     } else if (!strcmp(p->path, ".call_us") && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
         m->call_us[ix[0]] = v;
+    } else if (!strcmp(p->path, ".stream_short_gmacs") && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
+        m->stream_short_gmacs[ix[0]] = v;
     } else if (!strcmp(p->path, ".cold_us") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) && IN(ix[1], LS_MACHINE_STREAMS)) {
         m->cold_us[ix[0]][ix[1]] = v;
     } else if (!strcmp(p->path, ".cold_line_ns") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
@@ -287,7 +291,7 @@ static int parse_value(parser *p, int nesting) {
     if (c == '"') {
         char text[64];
         if (parse_string(p, text, sizeof text)) return -1;
-        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-7")) p->format_ok = true;
+        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-8")) p->format_ok = true;
         return 0;
     }
     char number[40];
@@ -313,7 +317,7 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
         if (m->size_bytes[s] <= 0 || (s && m->size_bytes[s] <= m->size_bytes[s - 1]))
             return bad(&p, "sizes must be positive and ascending");
     for (int t = 0; t < m->n_threads; t++) {
-        bool ok = m->barrier_us[t] > 0 && m->call_us[t] > 0;
+        bool ok = m->barrier_us[t] > 0 && m->call_us[t] > 0 && m->stream_short_gmacs[t] > 0;
         for (int s = 0; s < m->n_sizes; s++) ok = ok && m->read_gbs[t][s] > 0;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int g = 0; g < LS_MACHINE_GROUPS; g++)
@@ -344,82 +348,83 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
  * before them came from an AMD EPYC (Zen 4). Kernels change: recalibrate after they do, and
  * paste the output of tools/machine_builtin.py here. */
 static const char builtin_machine[] =
-    "{\"format\": \"lockstep-machine-7\", \"threads\": 2,\n"
+    "{\"format\": \"lockstep-machine-8\", \"threads\": 2,\n"
     " \"sizes\": [262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 25165824, 33554432, 50331648, 67108864, 268435456],\n"
-    " \"read_gbs\": [[108.4, 107.3, 105.9, 77.86, 31.62, 31.22, 31.05, 31.22, 31.06, 30.09, 29.72, 16.46], [216.3, 215.9, 213.1, 210.9, 133.9, 61.13, 60.47, 60.55, 60.58, 60.51, 60.53, 30.74]],\n"
-    " \"barrier_us\": [0.001, 0.5345], \"call_us\": [0.001, 0.5345],\n"
-    " \"cold_us\": [[0.1369, 0.4762], [0.1489, 0.3315]], \"cold_line_ns\": [[2.317, 6.368], [2.438, 4.033]],\n"
+    " \"read_gbs\": [[108.1, 107, 106, 63.7, 30.22, 29.86, 29.9, 29.88, 29.88, 29.68, 28.87, 16.06], [215.9, 215.3, 210.2, 208.1, 128.9, 60.34, 59.53, 59.46, 59.5, 59.45, 58.47, 29.11]],\n"
+    " \"barrier_us\": [0.001, 0.5363], \"call_us\": [0.001, 0.5363],\n"
+    " \"stream_short_gmacs\": [25.48, 50.91],\n"
+    " \"cold_us\": [[0.1524, 0.7616], [0.1688, 0.3914]], \"cold_line_ns\": [[2.455, 5.038], [2.24, 3.801]],\n"
     " \"matmul_gmacs\": {\n"
-    "  \"F32\": [[15.6, 20.71, 23.87, 25.81], [30.95, 41.3, 47.62, 51.53]],\n"
-    "  \"F16\": [[12.5, 16.94, 20.84, 23.47], [24.36, 32.94, 40.53, 46.66]],\n"
-    "  \"BF16\": [[11.61, 16.96, 21.2, 23.78], [23.18, 32.5, 42.17, 47.54]],\n"
-    "  \"Q4_0\": [[72.1, 93.23, 115.1, 139.3], [143.8, 191.9, 230, 266.5]],\n"
-    "  \"Q5_0\": [[54.14, 77.84, 99.67, 112.8], [108.1, 155, 197.9, 222.2]],\n"
-    "  \"Q8_0\": [[55.37, 103.4, 125.5, 144.5], [110.2, 205.6, 249.1, 279.8]],\n"
-    "  \"Q4_K\": [[40.76, 69.92, 93.28, 114.8], [81.14, 137.8, 186.6, 228.6]],\n"
-    "  \"Q5_K\": [[29.52, 57.76, 80.27, 103.8], [58.69, 114.1, 159.1, 205.7]],\n"
-    "  \"Q6_K\": [[30.31, 55.77, 73.54, 89.67], [59.77, 111.4, 146.8, 178]]},\n"
+    "  \"F32\": [[15.55, 20.74, 23.87, 25.78], [31.15, 41.41, 47.66, 51.42]],\n"
+    "  \"F16\": [[12.29, 16.94, 20.76, 23.37], [24.64, 33.55, 40.53, 46.7]],\n"
+    "  \"BF16\": [[11.66, 16.71, 21.26, 23.78], [23.15, 33.36, 42.42, 47.5]],\n"
+    "  \"Q4_0\": [[72.31, 95.13, 115.7, 133.5], [144.1, 185.9, 230.1, 266.7]],\n"
+    "  \"Q5_0\": [[54.1, 77.65, 99, 112], [108.1, 155, 197.3, 223.2]],\n"
+    "  \"Q8_0\": [[55.4, 103.8, 125.9, 141.6], [110.6, 202.8, 249.8, 279.9]],\n"
+    "  \"Q4_K\": [[40.65, 69.67, 93.32, 114.8], [80.74, 137.9, 185.9, 229.1]],\n"
+    "  \"Q5_K\": [[29.57, 57.27, 80.13, 104.5], [58.98, 114.1, 160, 205.7]],\n"
+    "  \"Q6_K\": [[30.31, 56.09, 73.48, 89.81], [60.41, 111.6, 146.3, 179]]},\n"
     " \"matmul_gmacs_512\": {\n"
-    "  \"F32\": [[16.17, 20.11, 23.07, 24.74], [32.16, 40.14, 46.14, 49.45]],\n"
-    "  \"F16\": [[12.04, 16.56, 20.02, 22.79], [24.23, 32.25, 39.36, 43.72]],\n"
-    "  \"BF16\": [[11.47, 15.94, 20.5, 22.84], [22.82, 31.87, 40.96, 45.61]],\n"
-    "  \"Q4_0\": [[65, 80.84, 99.75, 109.3], [127, 160.4, 198.2, 217.8]],\n"
-    "  \"Q5_0\": [[48.25, 65.14, 89.09, 99.06], [96.37, 128.6, 177.6, 197.6]],\n"
-    "  \"Q8_0\": [[48.35, 92.19, 106.2, 116.6], [96.24, 184.6, 211.5, 230.8]],\n"
-    "  \"Q4_K\": [[34.64, 60.96, 80.87, 96.79], [68.97, 121.9, 161.4, 193.8]],\n"
-    "  \"Q5_K\": [[26.67, 51.94, 68.43, 89.93], [53.28, 104.1, 136.8, 179.4]],\n"
-    "  \"Q6_K\": [[27.65, 49.64, 66.05, 78.83], [55.14, 97.67, 130.8, 157.5]]},\n"
+    "  \"F32\": [[16.13, 20.15, 23.08, 24.75], [32.18, 40.21, 46.07, 49.42]],\n"
+    "  \"F16\": [[12.24, 16.55, 20, 22.43], [24.23, 32.86, 39.39, 44.54]],\n"
+    "  \"BF16\": [[11.49, 16.31, 20.52, 22.84], [22.93, 31.88, 40.99, 45.63]],\n"
+    "  \"Q4_0\": [[65.01, 81.35, 99.69, 109.1], [128.9, 161.4, 199.2, 217.6]],\n"
+    "  \"Q5_0\": [[48.3, 65.36, 89.04, 98.98], [96.34, 128.7, 177.4, 197.7]],\n"
+    "  \"Q8_0\": [[48.4, 92.8, 106.1, 116.3], [96.41, 183.2, 212.5, 231.9]],\n"
+    "  \"Q4_K\": [[34.63, 61.45, 81.16, 96.73], [68.75, 120.8, 161.5, 192.9]],\n"
+    "  \"Q5_K\": [[26.6, 52.58, 68.4, 90.14], [53.05, 103.5, 137.1, 179.3]],\n"
+    "  \"Q6_K\": [[27.58, 49.76, 66.16, 79.5], [55.03, 99, 131.4, 156.9]]},\n"
     " \"matmul_gmacs_256\": {\n"
-    "  \"F32\": [[15.49, 19.09, 21.64, 22.9], [30.84, 37.85, 43.12, 45.73]],\n"
-    "  \"F16\": [[11.89, 16.09, 19.61, 20.82], [23.75, 31.3, 39.1, 41.39]],\n"
-    "  \"BF16\": [[11.24, 15.88, 19.27, 21.17], [22.05, 30.82, 37.91, 41.73]],\n"
-    "  \"Q4_0\": [[33.59, 36.49, 44.65, 50.56], [66.95, 72.5, 89.19, 100.7]],\n"
-    "  \"Q5_0\": [[25.27, 20.68, 31.17, 40.7], [50.5, 41.13, 62.06, 81.26]],\n"
-    "  \"Q8_0\": [[34.81, 40.3, 45.97, 52.11], [67.83, 79.9, 91.54, 103.9]],\n"
-    "  \"Q4_K\": [[18.38, 30.2, 37.87, 45.75], [36.55, 60.29, 75.59, 91.08]],\n"
-    "  \"Q5_K\": [[9.562, 18.34, 27.5, 38.85], [19.03, 36.47, 54.92, 77.55]],\n"
-    "  \"Q6_K\": [[14.95, 26.1, 33.09, 40.99], [29.15, 51.93, 66.07, 81.86]]},\n"
+    "  \"F32\": [[15.54, 19.06, 21.64, 22.91], [30.96, 38.04, 43.2, 45.77]],\n"
+    "  \"F16\": [[11.91, 16.1, 19.63, 20.86], [23.68, 31.34, 39.1, 41.48]],\n"
+    "  \"BF16\": [[11.18, 16.11, 19.29, 21.16], [22.24, 31.54, 37.85, 41.35]],\n"
+    "  \"Q4_0\": [[33.56, 36.6, 44.81, 50.54], [67.04, 72.58, 88.97, 100.9]],\n"
+    "  \"Q5_0\": [[25.27, 20.71, 31.13, 40.74], [50.51, 41.2, 62.27, 81.63]],\n"
+    "  \"Q8_0\": [[34.8, 40.1, 45.98, 52.1], [67.96, 79.95, 91.78, 104]],\n"
+    "  \"Q4_K\": [[18.4, 30.17, 37.8, 45.78], [36.78, 60.25, 75.36, 91.19]],\n"
+    "  \"Q5_K\": [[9.574, 18.31, 27.52, 38.85], [19.05, 36.47, 54.95, 77.59]],\n"
+    "  \"Q6_K\": [[14.96, 26.13, 33.07, 40.92], [29.78, 52.11, 66.02, 81.84]]},\n"
     " \"matmul_gmacs_288\": {\n"
-    "  \"F32\": [[15.63, 19.3, 21.95, 23.31], [31.01, 38.38, 43.77, 46.5]],\n"
-    "  \"F16\": [[12, 15.96, 19.95, 21.36], [23.92, 31.31, 39.21, 41.64]],\n"
-    "  \"BF16\": [[11.12, 15.67, 19.56, 21.51], [22.04, 30.76, 39, 42.95]],\n"
-    "  \"Q4_0\": [[30.46, 40.29, 49.36, 57.13], [60.65, 80.44, 98.67, 114]],\n"
-    "  \"Q5_0\": [[18.01, 24, 35.77, 46.65], [35.91, 47.98, 71.17, 92.62]],\n"
-    "  \"Q8_0\": [[30.15, 41.72, 51.41, 59.08], [60, 82.73, 102.1, 117.7]],\n"
-    "  \"Q4_K\": [[18.41, 30.25, 37.84, 45.68], [36.69, 60.24, 75.47, 91.1]],\n"
-    "  \"Q5_K\": [[9.547, 18.31, 27.5, 38.81], [18.93, 37.37, 54.94, 77.57]],\n"
-    "  \"Q6_K\": [[14.61, 26.06, 33.18, 41.04], [29.15, 52.03, 66.13, 81.79]]},\n"
+    "  \"F32\": [[15.66, 19.3, 21.95, 23.28], [31.1, 38.51, 43.86, 46.51]],\n"
+    "  \"F16\": [[12, 16.01, 19.79, 21.12], [23.99, 31.4, 39.33, 42.1]],\n"
+    "  \"BF16\": [[11.11, 15.97, 19.55, 21.51], [22.04, 31.3, 38.86, 42.61]],\n"
+    "  \"Q4_0\": [[30.49, 40.21, 49.42, 57.13], [60.79, 79.99, 98.58, 114.1]],\n"
+    "  \"Q5_0\": [[18, 23.98, 35.79, 46.5], [35.81, 47.93, 71.36, 92.59]],\n"
+    "  \"Q8_0\": [[30.15, 41.8, 51.34, 59.11], [59.91, 82.67, 102.5, 117.9]],\n"
+    "  \"Q4_K\": [[18.44, 30.29, 37.84, 45.78], [36.69, 60.13, 75.56, 91.25]],\n"
+    "  \"Q5_K\": [[9.543, 18.3, 27.5, 38.85], [18.97, 36.91, 54.98, 77.56]],\n"
+    "  \"Q6_K\": [[14.94, 26.09, 33.1, 41.09], [29.13, 52.04, 65.98, 81.96]]},\n"
     " \"matmul_gmacs_640\": {\n"
-    "  \"F32\": [[16.23, 20.39, 23.36, 25.14], [32.22, 40.54, 46.63, 50.1]],\n"
-    "  \"F16\": [[12.39, 16.69, 20.29, 22.8], [24.73, 32.52, 39.65, 45.55]],\n"
-    "  \"BF16\": [[11.47, 16.45, 20.78, 23.3], [22.7, 32.52, 41.51, 46.25]],\n"
-    "  \"Q4_0\": [[57.75, 73.12, 87.41, 94.66], [115.3, 143.9, 174.2, 188.6]],\n"
-    "  \"Q5_0\": [[43.55, 58.28, 77.86, 85.2], [86.95, 114.2, 155.2, 170]],\n"
-    "  \"Q8_0\": [[50.12, 81.02, 93.4, 100.4], [97.4, 160.2, 185.2, 200]],\n"
-    "  \"Q4_K\": [[34.55, 60.93, 80.84, 96.63], [68.99, 121.4, 161, 192.5]],\n"
-    "  \"Q5_K\": [[26.69, 52.7, 68.35, 89.96], [53.03, 103.2, 136.3, 179]],\n"
-    "  \"Q6_K\": [[27.68, 49.48, 66.22, 79.03], [55.19, 98.07, 131.6, 156.2]]},\n"
+    "  \"F32\": [[16.26, 20.35, 23.38, 25.14], [32.32, 40.64, 46.71, 50.23]],\n"
+    "  \"F16\": [[12.39, 16.7, 20.31, 22.8], [24.75, 32.49, 39.98, 45.55]],\n"
+    "  \"BF16\": [[11.65, 16.46, 20.78, 23.21], [22.76, 32.13, 41.52, 46.39]],\n"
+    "  \"Q4_0\": [[57.77, 73, 87.39, 94.65], [114.9, 145.5, 174.4, 189.1]],\n"
+    "  \"Q5_0\": [[43.54, 58.16, 77.88, 87.59], [86.99, 116.2, 155.7, 170.1]],\n"
+    "  \"Q8_0\": [[50.41, 83.19, 93.66, 100.1], [96.93, 160.6, 186.4, 199.8]],\n"
+    "  \"Q4_K\": [[34.65, 61, 81.17, 96.63], [68.98, 121.7, 162.1, 192.8]],\n"
+    "  \"Q5_K\": [[26.73, 52.51, 68.31, 89.78], [53.11, 103.7, 136.4, 179.8]],\n"
+    "  \"Q6_K\": [[27.66, 48.97, 66.52, 79.63], [55.29, 97.52, 131.5, 157.7]]},\n"
     " \"rates_g\": {\n"
-    "  \"embed\": [1.983, 3.957],\n"
-    "  \"rmsnorm\": [6.406, 12.52],\n"
-    "  \"quantize\": [2.802, 5.58],\n"
-    "  \"add\": [8.123, 16.16],\n"
-    "  \"rope\": [8.669, 17.3],\n"
-    "  \"kv_store\": [2.157, 4.291],\n"
-    "  \"glu_gelu\": [1.378, 2.665],\n"
-    "  \"glu_silu\": [1.7, 3.374]},\n"
-    " \"attention_gpairs\": [[0.1881, 0.1445, 0.09974, 0.06113], [0.3752, 0.288, 0.1998, 0.1224]],\n"
-    " \"attention_grows\": [[0.07477, 0.05818, 0.04778, 0.02903], [0.1564, 0.1173, 0.0902, 0.04897]],\n"
+    "  \"embed\": [1.983, 3.951],\n"
+    "  \"rmsnorm\": [6.334, 12.54],\n"
+    "  \"quantize\": [2.798, 5.581],\n"
+    "  \"add\": [8.13, 16.14],\n"
+    "  \"rope\": [8.711, 17.26],\n"
+    "  \"kv_store\": [2.153, 4.291],\n"
+    "  \"glu_gelu\": [1.379, 2.666],\n"
+    "  \"glu_silu\": [1.701, 3.372]},\n"
+    " \"attention_gpairs\": [[0.1876, 0.1422, 0.09909, 0.06062], [0.3585, 0.2802, 0.1956, 0.1197]],\n"
+    " \"attention_grows\": [[0.07234, 0.05987, 0.04979, 0.02908], [0.1596, 0.1144, 0.09757, 0.05862]],\n"
     " \"matmul_stream_gmacs\": {\n"
-    "  \"F32\": [[7.522, 3.486], [14.67, 7.882]],\n"
-    "  \"F16\": [[12.02, 5.056], [23.88, 10.7]],\n"
-    "  \"BF16\": [[11.22, 5.111], [22.37, 10.66]],\n"
-    "  \"Q4_0\": [[48.41, 30.24], [96.29, 72.36]],\n"
-    "  \"Q5_0\": [[39.71, 22.81], [79.32, 61.9]],\n"
-    "  \"Q8_0\": [[27.09, 17.08], [54.01, 42.83]],\n"
-    "  \"Q4_K\": [[40.42, 28.54], [80.61, 67.59]],\n"
-    "  \"Q5_K\": [[30.32, 22.05], [60.34, 51.6]],\n"
-    "  \"Q6_K\": [[29.97, 19.71], [59.97, 46.68]]}}\n";
+    "  \"F32\": [[7.62, 3.749], [14.95, 7.197]],\n"
+    "  \"F16\": [[12.11, 5.132], [23.95, 10.04]],\n"
+    "  \"BF16\": [[11.25, 5.115], [22.41, 10]],\n"
+    "  \"Q4_0\": [[48.56, 30.44], [96.27, 64.52]],\n"
+    "  \"Q5_0\": [[39.85, 22.95], [79.76, 51.49]],\n"
+    "  \"Q8_0\": [[27.29, 16.79], [54.12, 37.77]],\n"
+    "  \"Q4_K\": [[40.46, 28.4], [80.3, 62.67]],\n"
+    "  \"Q5_K\": [[30.27, 23.06], [60.2, 48.83]],\n"
+    "  \"Q6_K\": [[30.06, 20.9], [59.98, 43.94]]}}\n";
 
 void ls_machine_builtin(ls_machine *m) {
     if (parse_machine(m, builtin_machine, strlen(builtin_machine), "built-in", NULL)) {
@@ -430,6 +435,7 @@ void ls_machine_builtin(ls_machine *m) {
         m->size_bytes[0] = 1;
         m->read_gbs[0][0] = 20;
         m->barrier_us[0] = m->call_us[0] = 0.1;
+        m->stream_short_gmacs[0] = 10;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int g = 0; g < LS_MACHINE_GROUPS; g++) m->matmul_gmacs[k][0][g] = m->matmul_gmacs_512[k][0][g] = m->matmul_gmacs_256[k][0][g] =
                     m->matmul_gmacs_288[k][0][g] = m->matmul_gmacs_640[k][0][g] = 20;
@@ -516,6 +522,21 @@ static double stream_us_per_byte(const ls_machine *m, int k, double ws, int T) {
         y[i + 1] = v > y[i] ? v : y[i];
     }
     return at_working_set(x, y, ws);
+}
+
+/* The blend k of a one-row matmul's time (cost.h) with T threads: the k for which Q8_0 rows
+ * of 288 over the first stream size come out as calibrate measured them, within [0, 1]. */
+static double stream_blend(const ls_machine *m, int T) {
+    const int th = clamp_threads(m, T) - 1, k = ls_machine_type_index(LS_Q8_0);
+    const double bytes = 9.0 * 34.0;
+    double compute = 288.0 / (m->matmul_gmacs_288[k][th][0] / T * 1e3);
+    double l2 = bytes * stream_us_per_byte(m, k, 1, T);
+    double stream = bytes * stream_us_per_byte(m, k, ls_machine_stream_bytes[0], T);
+    double measured = 288.0 / (m->stream_short_gmacs[th] / T * 1e3);
+    double most = compute > stream ? compute : stream, sum = compute + stream - l2;
+    if (!(sum > most)) return 1;
+    double blend = (measured - most) / (sum - most);
+    return blend < 0 ? 0 : blend > 1 ? 1 : blend;
 }
 
 /* One thread's us per unit of an attention figure (g: per head size, all threads) with T
@@ -664,11 +685,10 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
         double again_bw = bandwidth(m, matrix, T) / T;
         /* The calibrated rate already includes reading a matrix of this size per thread. */
         double in_rate_bw = bandwidth(m, (double)LS_MACHINE_MATMUL_BYTES * T, T) / T;
-        /* one row: streaming the tile from the call's working set adds to the compute the
-         * time per byte beyond the L2 rate's (cost.h) */
-        double stream = rows == 1 ? tile_bytes * (stream_us_per_byte(m, k, c->working_set, T) -
-                                                  stream_us_per_byte(m, k, 1, T))
-                                  : 0;
+        /* one row: the tile streamed from the call's working set, and in L2 (cost.h) */
+        double stream = rows == 1 ? tile_bytes * stream_us_per_byte(m, k, c->working_set, T) : 0;
+        double stream_l2 = rows == 1 ? tile_bytes * stream_us_per_byte(m, k, 1, T) : 0;
+        double blend = rows == 1 ? stream_blend(m, T) : 0;
         bool is_float = w->type == LS_F32 || w->type == LS_F16 || w->type == LS_BF16;
         /* quantized: full groups of 512 elements and a partial last one, of exactly 4 blocks
          * (priced from rows of 640), other counts up to 8 (the half-width code, from rows of
@@ -701,7 +721,8 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
             for (int64_t i = 0; i < passes; i++) {
                 double compute = (double)(b - a) * row_us;
                 if (rows == 1) {
-                    us += compute + stream;
+                    double most = compute > stream ? compute : stream;
+                    us += most + blend * (compute + stream - stream_l2 - most);
                 } else {
                     double memory = tile_bytes / (first ? first_bw : again_bw) - tile_bytes / in_rate_bw;
                     us += memory > compute ? memory : compute;

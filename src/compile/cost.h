@@ -11,8 +11,9 @@
  * Prediction of one step for a call of n rows at position p, per thread t (its tile):
  *     memory_t = bytes_t / (bandwidth(working set, T) / T),  compute_t = work_t / (rate(T) / T)
  *     time_t = max(memory_t, compute_t)                    (kernels but matmul, matmul prefill)
- *     time_t = compute_t + tile bytes * (stream(type, working set, T) - stream(type, L2, T))
+ *     time_t = max(compute_t, stream_t) + k (compute_t + stream_t - l2_t - max(...))
  *                                                          (matmul, one row)
+ *       stream_t = tile bytes * stream(type, working set, T), l2_t = the same in L2
  *   step = max over threads of time_t + barrier(T).
  * The matmul kernels take 16 blocks of 32 at a time (512 elements), so their work counts
  * n_in rounded up to 512 (quantized types) or 16 (float types), and a row costs a fixed part
@@ -22,10 +23,15 @@
  * depends on the kernel (the packed ones are memory-bound from DRAM, the K-quant ones nearly
  * compute-bound), so it is measured per type: the same one-token product over working sets
  * of 16 MiB (the last-level cache) and 256 MiB (DRAM); stream is its time per weight byte,
- * interpolated in log(working set) from the L2 rate. What streaming costs beyond the L2
- * rate is added to the compute, not overlapped with it: a matrix of short rows (n_in 288)
- * from the last-level cache measured 1.75x its max(compute, stream) and 1.2x this sum, and
- * from DRAM the two forms differ by under 10% (the stream term dominates).
+ * interpolated in log(working set) from the L2 rate. A row shorter than 1024 computes longer
+ * per byte than the rows the stream was measured on, and how much of that extra compute
+ * hides under the stream depends on the machine: the time is a blend of max(compute, stream)
+ * (k = 0: all hidden) and compute + (stream - l2) (k = 1: what streaming costs beyond the L2
+ * rate added to the compute, none hidden). Both forms give the measured stream for rows of
+ * 1024 and the compute for weights in L2. k comes from calibrate's Q8_0 rows of 288 over 16
+ * MiB (stream_short_gmacs), the case where the forms differ most: on the AMD host k was
+ * about 1 (rows of 288 from the last-level cache measured 1.75x the max), on the Intel one
+ * with the two-cursor prefetch about 0.4-0.5.
  * In a one-row step the operands the previous token's weight stream evicted are read cold:
  * norm weights, the embedding row, the RoPE angles, the KV rows stored and (attention, in
  * place of their streaming time) the KV rows read, each cold_us + cold_line_ns per line,
@@ -106,6 +112,10 @@ typedef struct ls_machine {
     /* [type][T-1][s]: G multiply-adds/s, all threads, of one-token products (rows of 1024,
      * packed where the runtime packs) cycling over a working set of ls_machine_stream_bytes[s] */
     double matmul_stream_gmacs[LS_MACHINE_TYPES][LS_MACHINE_THREADS][LS_MACHINE_STREAMS];
+    /* [T-1]: G multiply-adds/s, all threads, of the same on Q8_0 rows of 288 over the first
+     * stream size: a kernel whose compute is as long as its stream, which says how far the
+     * two overlap (the blend of the one-row matmul, above) */
+    double stream_short_gmacs[LS_MACHINE_THREADS];
     /* [T-1][s]: one thread reading a few KiB after T threads streamed a working set of
      * ls_machine_stream_bytes[s] (which evicts them from L2, or from every cache):
      * cold_us + cold_line_ns x 64-byte lines. What a one-token call's small steps pay for

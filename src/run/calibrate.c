@@ -638,6 +638,19 @@ static int measure_stream(ls_machine *m, uint8_t *memory, int t_lo, int t_hi, FI
                     }
                     improved |= keep_best(&m->matmul_stream_gmacs[k][t - 1][i], (double)rows * MATMUL_N_IN / s / 1e9);
                 }
+            if (!rc) { /* Q8_0 rows of 288 over the first size: the cost model's blend (cost.h) */
+                const int64_t n_in = 288, row_bytes = 9 * 34;
+                int64_t rows = (int64_t)(ls_machine_stream_bytes[0] / (double)row_bytes) / t * t;
+                ls_quantize_activation_row(LS_Q8_0, x, act, n_in);
+                matmul_job job = {.type = LS_Q8_0, .n_tokens = 1, .n_in = n_in, .rows = rows, .rows_per_thread = rows / t};
+                job.weights[0] = memory;
+                job.packed[0] = ls_packed_supported(LS_Q8_0) ? memory : NULL;
+                job.activations[0] = act;
+                job.out[0] = out;
+                double s = best_of(t, matmul_run, &job, PASS_REPEATS);
+                if (s <= 0) rc = ls_fail(err, "cannot start %d threads", t);
+                else improved |= keep_best(&m->stream_short_gmacs[t - 1], (double)rows * n_in / s / 1e9);
+            }
         }
     free(act);
     free(out);
@@ -647,6 +660,11 @@ static int measure_stream(ls_machine *m, uint8_t *memory, int t_lo, int t_hi, FI
             fprintf(log, " [%d] %.1f", t, m->matmul_gmacs[k][t - 1][0]);
             for (int i = 0; i < LS_MACHINE_STREAMS; i++) fprintf(log, " | %.1f", m->matmul_stream_gmacs[k][t - 1][i]);
         }
+        fputc('\n', log);
+    }
+    if (log && !rc) {
+        fprintf(log, "matmul Q8_0  one token, rows of 288 over 16 MiB, GMAC/s:");
+        for (int t = t_lo; t <= t_hi; t++) fprintf(log, " %.1f (%d)", m->stream_short_gmacs[t - 1], t);
         fputc('\n', log);
     }
     return rc;
@@ -883,5 +901,6 @@ int ls_calibrate_now(ls_machine *m, int threads, FILE *log, char *err) {
     for (int s = 0; s < LS_MACHINE_SIZES; s++) m->read_gbs[threads - 1][s] = 0;
     for (int k = 0; k < LS_MACHINE_TYPES; k++)
         for (int i = 0; i < LS_MACHINE_STREAMS; i++) m->matmul_stream_gmacs[k][threads - 1][i] = 0;
+    m->stream_short_gmacs[threads - 1] = 0;
     return measure(m, threads, threads, false, log, err);
 }

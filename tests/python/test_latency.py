@@ -50,9 +50,11 @@ def test_help_and_bad_flags():
     with tempfile.TemporaryDirectory() as tmp:
         bad = os.path.join(tmp, "bad.json")
         # lockstep-machine-1: before attention was measured per head size; -3 and -4: before
-        # the partial groups' costs (rows of 256, of 288) were; -6: before rows of 640.
+        # the partial groups' costs (rows of 256, of 288) were; -6: before rows of 640; -7:
+        # before the short rows' stream.
         for text in ["", "{", '{"format": "lockstep-machine-5", "threads": 1}',
                      '{"format": "lockstep-machine-6", "threads": 1}',
+                     '{"format": "lockstep-machine-7", "threads": 1}',
                      '{"format": "lockstep-machine-4", "threads": 1}',
                      '{"format": "lockstep-machine-1", "threads": 1}',
                      '{"format": "lockstep-machine-3", "threads": 1}',
@@ -184,24 +186,27 @@ def test_compile_json_consistent():
     assert int(m.group(3)) == s["prefill_tokens"] == 96  # the context is shorter than 512
 
 
-def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0, stream=None, gmacs_256=None, gmacs_640=None,
-                      cold_us=0.0, cold_line_ns=0.0):
+def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0, stream=None, gmacs_256=None,
+                      gmacs_288=None, gmacs_640=None, stream_short=None, cold_us=0.0, cold_line_ns=0.0):
     """Every figure flat: one bandwidth at every size, one matmul rate (rows of 256, a
-    partial group: `gmacs_256`, rows of 640 `gmacs_640`, default gmacs), one kernel rate; the one-token products
-    over 16 and 256 MiB at `stream` (default: gmacs) per thread; cold reads (after both
-    stream sizes) cold_us + cold_line_ns per line, none by default."""
+    partial group: `gmacs_256`, rows of 288 and 640 `gmacs_288`, `gmacs_640`, default gmacs),
+    one kernel rate; the one-token products over 16 and 256 MiB at `stream` (default:
+    gmacs) per thread, Q8_0 rows of 288 over 16 MiB at `stream_short` (default: stream);
+    cold reads (after both stream sizes) cold_us + cold_line_ns per line, none by default."""
     stream = gmacs if stream is None else stream
     gmacs_256 = gmacs if gmacs_256 is None else gmacs_256
+    gmacs_288 = gmacs if gmacs_288 is None else gmacs_288
     gmacs_640 = gmacs if gmacs_640 is None else gmacs_640
+    stream_short = stream if stream_short is None else stream_short
     rates = ["embed", "rmsnorm", "quantize", "add", "rope", "kv_store", "glu_gelu", "glu_silu"]
     types = ["F32", "F16", "BF16", "Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
-    m = {"format": "lockstep-machine-7", "threads": 2, "sizes": [1024, 1 << 30],
+    m = {"format": "lockstep-machine-8", "threads": 2, "sizes": [1024, 1 << 30],
          "read_gbs": [[gbs, gbs], [2 * gbs, 2 * gbs]], "barrier_us": [barrier, barrier],
-         "call_us": [call, call],
+         "call_us": [call, call], "stream_short_gmacs": [stream_short, 2 * stream_short],
          "matmul_gmacs": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
          "matmul_gmacs_512": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
          "matmul_gmacs_256": {t: [[gmacs_256] * 4, [2 * gmacs_256] * 4] for t in types},
-         "matmul_gmacs_288": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
+         "matmul_gmacs_288": {t: [[gmacs_288] * 4, [2 * gmacs_288] * 4] for t in types},
          "matmul_gmacs_640": {t: [[gmacs_640] * 4, [2 * gmacs_640] * 4] for t in types},
          "rates_g": {r: [rate, 2 * rate] for r in rates},
          "attention_gpairs": [[rate] * 4, [2 * rate] * 4], "attention_grows": [[rate] * 4, [2 * rate] * 4],
@@ -288,35 +293,46 @@ def test_cost_model_cold_by_hand():
 
 
 def test_cost_model_one_row_by_hand():
-    """One row a call (decode): a matmul thread's time is compute + tile bytes * (stream -
-    stream in L2), stream the time per weight byte interpolated in log(working set) from
-    the L2 rate (at 192 KiB per thread) to the 16 MiB rate. Flat machine with the streamed
-    rate S = G / 8, rows of 256 at G2."""
+    """One row a call (decode): a matmul thread's time is max(compute, stream) + k (compute +
+    stream - l2 - max), stream = tile bytes times the time per weight byte interpolated in
+    log(working set) from the L2 rate (at 192 KiB per thread) to the 16 MiB rate, l2 the same
+    at the L2 rate. k is what makes Q8_0 rows of 288 over 16 MiB take the calibrated time.
+    Flat machine with the streamed rate S, rows of 256 at G2; first S = G / 8 and rows of 288
+    at G (k = 1: compute + what streaming costs beyond L2), then rows of 288 at G3 and their
+    stream set for k = 1/2."""
     model = tiny_model("llama", "q8_0")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.json")
-        G, G2, S, barrier = 4.0, 2.5, 0.5, 2.0
-        synthetic_machine(path, gmacs=G, barrier=barrier, stream=S, gmacs_256=G2)
-        _, d = compile_both(model, "-t", "2", "--batch", "1", "--ctx", "64", "--machine", path)
-        ws = d["summary"]["working_set_bytes"]
-        l2, llc = 192 * 1024 * 2, 16 * 1024 * 1024
-        assert l2 < ws < llc, ws
-        f = (math.log(ws) - math.log(l2)) / (math.log(llc) - math.log(l2))
-        per_byte_l2, per_byte_llc = 1 / (G * 1e3 * 34 / 32), 1 / (S * 1e3 * 34 / 32)
-        per_byte = per_byte_l2 + (per_byte_llc - per_byte_l2) * f
-        checked = 0
-        for st in d["steps"]:
-            if st["kernel"] != "matmul" or not st["weight"].startswith("blk.0.attn_q"):
-                continue
-            tiles = [b - a for a, b in st["tiles"]]
-            n_in = 256  # Q8_0: 8 blocks of 34 bytes a row, one partial group
-            compute = max(tiles) * n_in / (G2 * 1e3)
-            streamed = max(tiles) * (n_in // 32) * 34 * (per_byte - per_byte_l2)
-            assert streamed > 0.5 * compute  # both terms count
-            want = compute + streamed + barrier * st["barrier_after"]
-            assert abs(st["predicted_us"] - want) < 1e-3 * want, (st, want, ws)
-            checked += 1
-        assert checked == 1
+        G, G2, barrier = 4.0, 2.5, 2.0
+        for S, G3, k in ((0.5, G, 1.0), (2.0, 1.0, 0.5)):
+            # rows of 288, one thread's us: compute, in L2, streamed; then the measured time
+            c288, l2_288, s288 = 288 / (G3 * 1e3), 306 / (G * 1e3 * 34 / 32), 306 / (S * 1e3 * 34 / 32)
+            most = max(c288, s288)
+            short = 288 / ((most + k * (c288 + s288 - l2_288 - most)) * 1e3)
+            synthetic_machine(path, gmacs=G, barrier=barrier, stream=S, gmacs_256=G2, gmacs_288=G3, stream_short=short)
+            _, d = compile_both(model, "-t", "2", "--batch", "1", "--ctx", "64", "--machine", path)
+            ws = d["summary"]["working_set_bytes"]
+            l2, llc = 192 * 1024 * 2, 16 * 1024 * 1024
+            assert l2 < ws < llc, ws
+            f = (math.log(ws) - math.log(l2)) / (math.log(llc) - math.log(l2))
+            per_byte_l2, per_byte_llc = 1 / (G * 1e3 * 34 / 32), 1 / (S * 1e3 * 34 / 32)
+            per_byte = per_byte_l2 + (per_byte_llc - per_byte_l2) * max(f, 0)
+            checked = 0
+            for st in d["steps"]:
+                if st["kernel"] != "matmul" or not st["weight"].startswith("blk.0.attn_q"):
+                    continue
+                tiles = [b - a for a, b in st["tiles"]]
+                n_in = 256  # Q8_0: 8 blocks of 34 bytes a row, one partial group
+                bytes_ = max(tiles) * (n_in // 32) * 34
+                compute = max(tiles) * n_in / (G2 * 1e3)
+                stream, in_l2 = bytes_ * max(per_byte, per_byte_l2), bytes_ * per_byte_l2
+                if k == 1.0:
+                    assert stream - in_l2 > 0.5 * compute  # both terms count
+                most = max(compute, stream)
+                want = most + k * (compute + stream - in_l2 - most) + barrier * st["barrier_after"]
+                assert abs(st["predicted_us"] - want) < 1e-3 * want, (st, want, ws, k)
+                checked += 1
+            assert checked == 1
 
 
 def test_calibrate_then_bench():
