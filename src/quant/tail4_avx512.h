@@ -54,12 +54,14 @@ static inline __attribute__((always_inline)) ls_tail4 ls_tail4_weights(ls_dtype 
 
 /* The activation group at a (its 4 blocks): x[h] holds chunk 4h + m's 16 bytes at 16m. */
 static inline __attribute__((always_inline)) void ls_tail4_activation(const uint8_t *a, __m512i x[2]) {
+#define CHUNK(k) _mm_loadu_si128((const __m128i *)(a + 64 * (k))) /* inserts take literal lanes */
     for (int h = 0; h < 2; h++) {
-        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(a + 256 * h)));
-        for (int m = 1; m < 4; m++)
-            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(a + 256 * h + 64 * m)), m);
-        x[h] = v;
+        __m512i v = _mm512_castsi128_si512(CHUNK(4 * h));
+        v = _mm512_inserti32x4(v, CHUNK(4 * h + 1), 1);
+        v = _mm512_inserti32x4(v, CHUNK(4 * h + 2), 2);
+        x[h] = _mm512_inserti32x4(v, CHUNK(4 * h + 3), 3);
     }
+#undef CHUNK
 }
 
 /* acc lanes 0-3 += the 4 blocks' values for one token (x: its gathered chunks, a: its
