@@ -31,9 +31,9 @@ static inline __attribute__((always_inline)) float ls_lanes_tree512(__m512 v) {
  * 0.77-0.79 -> 0.86; Q5_0 and Q4_K, whose kernels are slower than the memory, unchanged
  * (0.72-0.8). NTA was slower. The Gemma 3 270M decode, the two schemes alternating every two
  * tokens in one process: 3.5-4.5% less time a token (7.37 vs 7.65 ms, 8.05 vs 8.38, 8.65 vs
- * 9.02, 10.12 vs 10.45); 1B Q4_0 3%, 1B Q8_0 (DRAM-bound) the same. Lines are prefetched once each, never past `end` (the tile's
- * last byte: the next bytes are the other thread's). Addresses are compared as integers: the
- * look-ahead may point past the weights' allocation. */
+ * 9.02, 10.12 vs 10.45); 1B Q4_0 3%, 1B Q8_0 (DRAM-bound) the same. Lines are prefetched
+ * once each, never past `end` (the tile's last byte: the next bytes are the other thread's).
+ * Addresses are compared as integers: the look-ahead may point past the weights' allocation. */
 #define LS_PREFETCH_L1_BYTES 2048
 #define LS_PREFETCH_L2_BYTES 12288
 

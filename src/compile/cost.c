@@ -342,10 +342,10 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
 /* Measured by `lockstep calibrate` on this project's machine as of 2026-12-05: an Intel Xeon
  * (Emerald Rapids, 260 MiB L3 shared with the host's other guests) with 2 vCPUs, AVX-512
  * kernels (those of 2026-12-05: two-cursor prefetch, a last group of 4 blocks on full-width
- * registers); four calibrations merged by tools/machine_builtin.py (the highest of each rate,
+ * registers; machine format 8); four calibrations merged by tools/machine_builtin.py (the highest of each rate,
  * the median of each latency: the barrier reads 0.05 us or 0.5 as the host places the vCPUs).
- * DRAM, in 2 MiB pages: 16.5 GB/s with 1 thread, 30.7 with 2. The figures
- * before them came from an AMD EPYC (Zen 4). Kernels change: recalibrate after they do, and
+ * DRAM, in 2 MiB pages: 16 GB/s with 1 thread, 29 with 2. The figures before them came from
+ * an AMD EPYC (Zen 4). Kernels change: recalibrate after they do, and
  * paste the output of tools/machine_builtin.py here. */
 static const char builtin_machine[] =
     "{\"format\": \"lockstep-machine-8\", \"threads\": 2,\n"

@@ -31,7 +31,7 @@
  * 1024 and the compute for weights in L2. k comes from calibrate's Q8_0 rows of 288 over 16
  * MiB (stream_short_gmacs), the case where the forms differ most: on the AMD host k was
  * about 1 (rows of 288 from the last-level cache measured 1.75x the max), on the Intel one
- * with the two-cursor prefetch about 0.4-0.5.
+ * with the two-cursor prefetch 0.16-0.17.
  * In a one-row step the operands the previous token's weight stream evicted are read cold:
  * norm weights, the embedding row, the RoPE angles, the KV rows stored and (attention, in
  * place of their streaming time) the KV rows read, each cold_us + cold_line_ns per line,

@@ -9,10 +9,10 @@
  * block is summed here in a different grouping (four chains of two vpdpbusd) than there,
  * which changes nothing: integer sums are exact. A row's last group of 8 blocks or fewer
  * runs on ymm registers (group_step8), one of 4 blocks on zmm registers holding all of its
- * chunks (tail4_avx512.h: Q5_0 rows of 640, one thread, weights in L2, 26 -> 23 ns and 19 -> 15
- * ns a row in two runs; Q4_0 19 -> 11 and 15 -> 11; two threads streaming 170 MiB of Q5_0,
- * as a share of a plain read's rate: 0.73-0.78 -> 0.78-0.86 with the prefetch change). The weights are prefetched ahead of the row read
- * (ls_prefetch_ahead). */
+ * chunks (tail4_avx512.h: Q5_0 rows of 640, one thread, weights in L2, 26 -> 23 ns and
+ * 19 -> 15 ns a row in two runs; Q4_0 19 -> 11 and 15 -> 11; two threads streaming 170 MiB
+ * of Q5_0, as a share of a plain read's rate: 0.73-0.78 -> 0.78-0.86 with the prefetch
+ * change). The weights are prefetched ahead of the row read (ls_prefetch_ahead). */
 #include "quant/matmul_kernels.h"
 
 #include <immintrin.h>
