@@ -400,7 +400,7 @@ static void test_matmul_row_blocks(void) {
 }
 
 /* Packed weights (the AVX-512 kernels on packed.c's layout): the same bits as the scalar
- * path, for 1, 3 and 19 tokens, rows with and without a partial last group, whole and in
+ * path, for 1, 3, 5 and 19 tokens (the kernels take 8, 4, 2 and 1 at a time), rows with and without a partial last group, whole and in
  * thread-like row ranges. Skipped (and said so) on a CPU without AVX-512. */
 static void test_matmul_packed(void) {
     static const ls_dtype types[] = {LS_Q8_0, LS_Q4_0, LS_Q5_0, LS_Q4_K, LS_Q5_K, LS_Q6_K};
@@ -409,7 +409,7 @@ static void test_matmul_packed(void) {
      * 256, 768 and 2304 end in half a group */
     static const int64_t sizes[] = {32,  64,  96,  128, 160, 192, 224, 256,  288,  320,  352,
                                     384, 416, 448, 480, 512, 640, 768, 1056, 2048, 2304},
-                         token_counts[] = {1, 3, 19};
+                         token_counts[] = {1, 3, 5, 19};
     if (ls_isa_select(LS_ISA_AVX512) != 0) {
         printf("# packed matmul: this CPU has no AVX-512, nothing to check\n");
         return;
@@ -419,7 +419,7 @@ static void test_matmul_packed(void) {
         const ls_dtype_info *info = ls_dtype_find(type);
         int ok = 1, supported = 1;
         for (int si = 0; si < (int)(sizeof sizes / sizeof sizes[0]); si++)
-            for (int ki = 0; ki < 3; ki++) {
+            for (int ki = 0; ki < (int)(sizeof token_counts / sizeof token_counts[0]); ki++) {
                 const int64_t n = sizes[si], rows = 37, tokens = token_counts[ki];
                 if (n % info->block_elements) continue;
                 size_t row_bytes = (size_t)(n / info->block_elements) * info->block_bytes;
@@ -447,7 +447,7 @@ static void test_matmul_packed(void) {
         char name[128];
         snprintf(name, sizeof name, "packed matmul %s: AVX-512 packs it", info->name);
         CHECK(supported, name, "%s", "ls_packed_supported is false");
-        snprintf(name, sizeof name, "packed matmul %s: n_in 32..2304 (last groups 1-15 blocks), 1/3/19 tokens, row ranges = scalar bits", info->name);
+        snprintf(name, sizeof name, "packed matmul %s: n_in 32..2304 (last groups 1-15 blocks), 1/3/5/19 tokens, row ranges = scalar bits", info->name);
         CHECK(ok, name, "%s", "outputs differ");
     }
     ls_isa_select(LS_ISA_SCALAR);
