@@ -568,6 +568,7 @@ typedef struct call_shape {
     int64_t n_rows, position;
     double working_set;      /* bytes the whole call touches */
     double arena_bandwidth;  /* bytes/us, all threads, for activations */
+    double blend;            /* a one-row matmul's k (stream_blend) */
 } call_shape;
 
 static double time_of(double bytes, double bytes_per_us, double work, double work_per_us) {
@@ -688,7 +689,6 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
         /* one row: the tile streamed from the call's working set, and in L2 (cost.h) */
         double stream = rows == 1 ? tile_bytes * stream_us_per_byte(m, k, c->working_set, T) : 0;
         double stream_l2 = rows == 1 ? tile_bytes * stream_us_per_byte(m, k, 1, T) : 0;
-        double blend = rows == 1 ? stream_blend(m, T) : 0;
         bool is_float = w->type == LS_F32 || w->type == LS_F16 || w->type == LS_BF16;
         /* quantized: full groups of 512 elements and a partial last one, of exactly 4 blocks
          * (priced from rows of 640), other counts up to 8 (the half-width code, from rows of
@@ -722,7 +722,7 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
                 double compute = (double)(b - a) * row_us;
                 if (rows == 1) {
                     double most = compute > stream ? compute : stream;
-                    us += most + blend * (compute + stream - stream_l2 - most);
+                    us += most + c->blend * (compute + stream - stream_l2 - most);
                 } else {
                     double memory = tile_bytes / (first ? first_bw : again_bw) - tile_bytes / in_rate_bw;
                     us += memory > compute ? memory : compute;
@@ -779,6 +779,7 @@ double ls_cost_call(const ls_program *p, const ls_machine *m, int64_t n_rows, in
     call_shape c = {.n_rows = n_rows, .position = position};
     c.working_set = ls_cost_working_set(p, n_rows, position);
     c.arena_bandwidth = bandwidth(m, (double)p->arena_bytes, T);
+    c.blend = stream_blend(m, T);
     double barrier = m->barrier_us[clamp_threads(m, T) - 1];
     double total = m->call_us[clamp_threads(m, T) - 1];
     for (int32_t i = 0; i < p->n_steps; i++) {
