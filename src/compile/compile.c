@@ -60,11 +60,16 @@ static ls_step *new_step(lowering *l, ls_kernel kernel, int32_t node) {
     return s;
 }
 
+/* The buffer of node x in the activation format of `node`'s weight type, made by a QUANTIZE
+ * step on first use. Every quantized weight type reads the same format (matmul_kernels.h), and
+ * every float type plain f32, so matmuls of different types share one step (Gemma's q and k
+ * in Q5_0 and v in Q8_0). */
 static int32_t quantized_input(lowering *l, int32_t node, int32_t x) {
     ls_program *p = l->p;
     ls_dtype type = p->graph.nodes[node].weight->type;
     for (int32_t i = 0; i < l->n_quant; i++)
-        if (l->quant_node[i] == x && l->quant_type[i] == type) return l->quant_buffer[i];
+        if (l->quant_node[i] == x && ls_same_activation_format(l->quant_type[i], type))
+            return l->quant_buffer[i];
     const ls_node *src = &p->graph.nodes[x];
     int64_t rows = src->last_row_only ? 1 : p->max_rows;
     int32_t b = new_buffer(l, rows, (int64_t)ls_activation_row_bytes(type, src->width));

@@ -210,6 +210,10 @@ size_t ls_activation_row_bytes(ls_dtype weight_type, int64_t n) {
     return (size_t)groups * LS_ACT_GROUP_BYTES;
 }
 
+bool ls_same_activation_format(ls_dtype a, ls_dtype b) {
+    return ls_dtype_is_float(a) == ls_dtype_is_float(b);
+}
+
 /* Round to nearest even for |v| <= 127 without libm: adding 1.5 * 2^23 leaves no fraction
  * bits, so the addition itself rounds (to nearest even, the IEEE default). */
 static int round_quant(float v) {

@@ -47,6 +47,10 @@ float ls_bf16_to_f32(uint16_t h);
 /* Bytes of one activation row of n elements in the form matmul wants for this weight type. */
 size_t ls_activation_row_bytes(ls_dtype weight_type, int64_t n);
 
+/* Whether matmuls on weights of types a and b read an activation row in the same form (every
+ * quantized type reads the same blocks, every float type plain f32). */
+bool ls_same_activation_format(ls_dtype a, ls_dtype b);
+
 /* Converts one f32 row of n elements (multiple of the weight type's block) to that form. */
 void ls_quantize_activation_row(ls_dtype weight_type, const float *x, void *out, int64_t n);
 

@@ -131,6 +131,10 @@ def test_phases_read_only_own_tiles():
             for batch in ["1", "7", "16"]:
                 d = compile_both(model, "-t", threads, "--batch", batch, "--ctx", "96")[1]
                 check_phases(d)
+                # Every quantized type reads one activation format: an input is quantized once
+                # (the mixed Gemma's q and k are Q5_0, v Q8_0).
+                sources = [st["operands"][0]["buffer"] for st in d["steps"] if st["kernel"] == "quantize"]
+                assert len(sources) == len(set(sources)), sources
                 cols = [st for st in d["steps"] if st["kernel"] == "quantize" and st["split"] == "cols"]
                 if model == wide and threads == "2":
                     assert len(cols) == 2 * 7 and not any(st["barrier_after"] for st in d["steps"]
