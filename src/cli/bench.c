@@ -4,16 +4,19 @@
  * the time of the forward calls is measured (argmax excluded). Prefill: P tokens from
  * position 0 in calls of --batch. Each is repeated R times after one untimed warm-up run
  * (which also faults the mmapped weights in). The prediction is compared with the fastest
- * repeat, as calibrate keeps the fastest of its runs: both then describe the machine when
- * nothing else slows it, and other load on a shared host (which comes and goes for seconds
- * at a time here) only ever adds time. The median is printed beside it. The prediction comes
+ * repeat. The machine model's rates are the fastest runs calibrate saw, and its compute is
+ * stretched by the contention calibrate measured (the mean slowdown of the slowest thread,
+ * cost.h): a 0.5-s prefill meets about the mean of the host's slow and fast spells, as its
+ * fastest repeat does; more load (which comes and goes for seconds at a time here) only adds
+ * time. The median is printed beside it. The prediction comes
  * from the compiled program and the machine model (compile/cost.h) for exactly the same
  * calls: the same positions, the same rows per call. A second prediction takes the memory,
- * barrier and cold-read figures measured again just before each repeat (ls_calibrate_now, a few
- * seconds each) and is compared with that repeat; the median of those ratios is printed:
+ * barrier, cold-read and contention figures measured again just before each repeat
+ * (ls_calibrate_now, a few seconds each) and is compared with that repeat; the median of those
+ * ratios is printed:
  * on a shared host the DRAM bandwidth moves between 26 and 53 GB/s from minute to minute,
  * which moves a memory-bound decode as much, and the barrier between 0.14 and 0.7 us as the
- * host places the two vCPUs, while compute rates hold. */
+ * host places the two vCPUs, and the compute stretch between 1.1 and 1.4. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +45,9 @@ static const char *usage =
     "  --machine FILE     machine model (default $LOCKSTEP_MACHINE, else\n"
     "                     ~/.cache/lockstep/machine.json, else built-in figures)\n"
     "  --fixed            predict from the machine model only; by default the figures a shared\n"
-    "                     host moves (read bandwidth, streaming products, barrier, cold reads)\n"
-    "                     are also measured again before each repeat, a few seconds each, and\n"
-    "                     a second prediction for that repeat uses them\n"
+    "                     host moves (read bandwidth, streaming products, barrier, cold reads,\n"
+    "                     compute stretch) are also measured again before each repeat, a few\n"
+    "                     seconds each, and a second prediction for that repeat uses them\n"
     "  --steps            also time every step alone on one thread (each the fastest of the\n"
     "                     repeats, so other load on the machine matters less) and print\n"
     "                     predicted and measured ms per kernel, for one decode call and one\n"
@@ -206,6 +209,7 @@ int cmd_bench(int argc, char **argv) {
     ls_machine now = machine;
     const int now_threads = p->n_threads < machine.n_threads ? p->n_threads : machine.n_threads;
     double now_s = 0, now_read_lo = 1e30, now_read_hi = 0, now_barrier_lo = 1e30, now_barrier_hi = 0;
+    double now_stretch_lo = 1e30, now_stretch_hi = 0;
 
     int64_t n_vocab = p->graph.nodes[p->graph.output].width;
     int32_t *tokens = malloc((size_t)needed * sizeof *tokens);
@@ -238,6 +242,9 @@ int cmd_bench(int argc, char **argv) {
             if (gbs > now_read_hi) now_read_hi = gbs;
             if (barrier < now_barrier_lo) now_barrier_lo = barrier;
             if (barrier > now_barrier_hi) now_barrier_hi = barrier;
+            double stretch = now.compute_stretch[now_threads - 1];
+            if (stretch < now_stretch_lo) now_stretch_lo = stretch;
+            if (stretch > now_stretch_hi) now_stretch_hi = stretch;
             now_decode = ls_cost_decode_ms(p, &now, n_prompt, n_decode);
             now_prefill = ls_cost_prefill_ms(p, &now, n_prefill);
         }
@@ -276,7 +283,9 @@ int cmd_bench(int argc, char **argv) {
         }
     }
     if (rc) goto done;
-    if (!fixed) fprintf(stderr, "bench: memory and barrier figures measured again before each repeat, %.1f s in all\n", now_s);
+    if (!fixed)
+        fprintf(stderr, "bench: memory, barrier and contention figures measured again before each repeat, %.1f s in all\n",
+                now_s);
     double median_decode = median(decode_ms, (int)repeats);
     double median_prefill = median(prefill_ms, (int)repeats);
     double best_decode = decode_ms[0], best_prefill = prefill_ms[0]; /* sorted by median() */
@@ -303,11 +312,12 @@ int cmd_bench(int argc, char **argv) {
     if (!fixed) {
         const int last = machine.n_sizes - 1;
         printf("memory before each repeat: read %.1f-%.1f GB/s at %.0f MiB with %d threads (machine model: %.1f), "
-               "barrier %.2f-%.2f us (%.2f); measured / predicted with them, median of the repeats: "
-               "decode %.2f, prefill %.2f\n",
+               "barrier %.2f-%.2f us (%.2f), compute stretch %.2f-%.2f (%.2f); measured / predicted "
+               "with them, median of the repeats: decode %.2f, prefill %.2f\n",
                now_read_lo, now_read_hi, machine.size_bytes[last] / 1048576.0, now_threads,
                machine.read_gbs[now_threads - 1][last], now_barrier_lo, now_barrier_hi,
-               machine.barrier_us[now_threads - 1], median(decode_ratio, (int)repeats),
+               machine.barrier_us[now_threads - 1], now_stretch_lo, now_stretch_hi,
+               machine.compute_stretch[now_threads - 1], median(decode_ratio, (int)repeats),
                median(prefill_ratio, (int)repeats));
     }
     if (steps && (ls_packed_weights_create(&packed, p, NULL) ||

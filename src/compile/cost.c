@@ -79,7 +79,7 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return ls_fail(err, "cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"format\": \"lockstep-machine-8\",\n  \"threads\": %d,\n  \"sizes\": [",
+    fprintf(f, "{\n  \"format\": \"lockstep-machine-9\",\n  \"threads\": %d,\n  \"sizes\": [",
             m->n_threads);
     for (int s = 0; s < m->n_sizes; s++) fprintf(f, "%s%.0f", s ? ", " : "", m->size_bytes[s]);
     fprintf(f, "],\n  \"read_gbs\": [");
@@ -94,6 +94,8 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->call_us[t]);
     fprintf(f, "],\n  \"stream_short_gmacs\": [");
     for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->stream_short_gmacs[t]);
+    fprintf(f, "],\n  \"compute_stretch\": [");
+    for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->compute_stretch[t]);
     fprintf(f, "]");
     save_rows(f, "cold_us", &m->cold_us[0][0], LS_MACHINE_STREAMS, m->n_threads);
     save_rows(f, "cold_line_ns", &m->cold_line_ns[0][0], LS_MACHINE_STREAMS, m->n_threads);
@@ -211,6 +213,9 @@ static int store(parser *p, double v) {
         m->call_us[ix[0]] = v;
     } else if (!strcmp(p->path, ".stream_short_gmacs") && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
         m->stream_short_gmacs[ix[0]] = v;
+    } else if (!strcmp(p->path, ".compute_stretch") && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
+        if (v < 1 || v > 10) return bad(p, "compute_stretch is outside 1..10");
+        m->compute_stretch[ix[0]] = v;
     } else if (!strcmp(p->path, ".cold_us") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) && IN(ix[1], LS_MACHINE_STREAMS)) {
         m->cold_us[ix[0]][ix[1]] = v;
     } else if (!strcmp(p->path, ".cold_line_ns") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
@@ -291,7 +296,7 @@ static int parse_value(parser *p, int nesting) {
     if (c == '"') {
         char text[64];
         if (parse_string(p, text, sizeof text)) return -1;
-        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-8")) p->format_ok = true;
+        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-9")) p->format_ok = true;
         return 0;
     }
     char number[40];
@@ -317,7 +322,8 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
         if (m->size_bytes[s] <= 0 || (s && m->size_bytes[s] <= m->size_bytes[s - 1]))
             return bad(&p, "sizes must be positive and ascending");
     for (int t = 0; t < m->n_threads; t++) {
-        bool ok = m->barrier_us[t] > 0 && m->call_us[t] > 0 && m->stream_short_gmacs[t] > 0;
+        bool ok = m->barrier_us[t] > 0 && m->call_us[t] > 0 && m->stream_short_gmacs[t] > 0 &&
+                  m->compute_stretch[t] >= 1;
         for (int s = 0; s < m->n_sizes; s++) ok = ok && m->read_gbs[t][s] > 0;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int g = 0; g < LS_MACHINE_GROUPS; g++)
@@ -342,17 +348,20 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
 /* Measured by `lockstep calibrate` on this project's machine as of 2026-12-05: an Intel Xeon
  * (Emerald Rapids, 260 MiB L3 shared with the host's other guests) with 2 vCPUs, AVX-512
  * kernels (those of 2026-12-05: two-cursor prefetch, a last group of 4 blocks on full-width
- * registers; machine format 8); four calibrations merged by tools/machine_builtin.py (the highest of each rate,
- * the median of each latency: the barrier reads 0.05 us or 0.5 as the host places the vCPUs).
+ * registers); four calibrations merged by tools/machine_builtin.py (the highest of each rate,
+ * the median of each latency: the barrier reads 0.05 us or 0.5 as the host places the vCPUs),
+ * and the compute stretch (machine format 9) the median of three later ones (1.21-1.31 with
+ * one thread, 1.15-1.34 with two).
  * DRAM, in 2 MiB pages: 16 GB/s with 1 thread, 29 with 2. The figures before them came from
  * an AMD EPYC (Zen 4). Kernels change: recalibrate after they do, and
  * paste the output of tools/machine_builtin.py here. */
 static const char builtin_machine[] =
-    "{\"format\": \"lockstep-machine-8\", \"threads\": 2,\n"
+    "{\"format\": \"lockstep-machine-9\", \"threads\": 2,\n"
     " \"sizes\": [262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 25165824, 33554432, 50331648, 67108864, 268435456],\n"
     " \"read_gbs\": [[108.1, 107, 106, 63.7, 30.22, 29.86, 29.9, 29.88, 29.88, 29.68, 28.87, 16.06], [215.9, 215.3, 210.2, 208.1, 128.9, 60.34, 59.53, 59.46, 59.5, 59.45, 58.47, 29.11]],\n"
     " \"barrier_us\": [0.001, 0.5363], \"call_us\": [0.001, 0.5363],\n"
     " \"stream_short_gmacs\": [25.48, 50.91],\n"
+    " \"compute_stretch\": [1.259, 1.3],\n"
     " \"cold_us\": [[0.1524, 0.7616], [0.1688, 0.3914]], \"cold_line_ns\": [[2.455, 5.038], [2.24, 3.801]],\n"
     " \"matmul_gmacs\": {\n"
     "  \"F32\": [[15.55, 20.74, 23.87, 25.78], [31.15, 41.41, 47.66, 51.42]],\n"
@@ -436,6 +445,7 @@ void ls_machine_builtin(ls_machine *m) {
         m->read_gbs[0][0] = 20;
         m->barrier_us[0] = m->call_us[0] = 0.1;
         m->stream_short_gmacs[0] = 10;
+        m->compute_stretch[0] = 1;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int g = 0; g < LS_MACHINE_GROUPS; g++) m->matmul_gmacs[k][0][g] = m->matmul_gmacs_512[k][0][g] = m->matmul_gmacs_256[k][0][g] =
                     m->matmul_gmacs_288[k][0][g] = m->matmul_gmacs_640[k][0][g] = 20;
@@ -569,10 +579,13 @@ typedef struct call_shape {
     double working_set;      /* bytes the whole call touches */
     double arena_bandwidth;  /* bytes/us, all threads, for activations */
     double blend;            /* a one-row matmul's k (stream_blend) */
+    double stretch;          /* compute_stretch: compute-bound time on this host over the fastest */
 } call_shape;
 
-static double time_of(double bytes, double bytes_per_us, double work, double work_per_us) {
-    double a = bytes / bytes_per_us, b = work / work_per_us;
+/* max(memory, compute) of `work` units of kernel r on one of T threads (cost.h). */
+static double time_of(const ls_machine *m, int T, const call_shape *c, double bytes, double bytes_per_us,
+                      ls_rate r, double work) {
+    double a = bytes / bytes_per_us, b = work / (share(m->rate_g[r], m, T) * 1e3) * c->stretch;
     return a > b ? a : b;
 }
 
@@ -627,7 +640,7 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
             work = r * 2.0 * (double)p->graph.kv_width;
             bytes = work * 8;
         }
-        us = time_of(bytes, arena_bw, work, share(m->rate_g[rate], m, T) * 1e3);
+        us = time_of(m, T, c, bytes, arena_bw, rate, work);
         if (rows == 1 && r > 0) { /* the operands the weight stream evicted */
             if (s->kernel == LS_K_EMBED) us += cold(m, T, weight_bytes(n->weight) / (double)n->weight->n_out, c->working_set);
             if (s->kernel == LS_K_RMSNORM) us += cold(m, T, (double)n->weight->n_in * 4, c->working_set);
@@ -641,14 +654,14 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
                        : n->p.activation == LS_ACT_GELU_TANH ? LS_RATE_GLU_GELU : LS_RATE_GLU_SILU;
         work = (double)(b - a) * (double)rows;
         bytes = work * 12;
-        us = time_of(bytes, arena_bw, work, share(m->rate_g[rate], m, T) * 1e3);
+        us = time_of(m, T, c, bytes, arena_bw, rate, work);
         break;
     }
     case LS_K_ROPE: {
         double r = (double)(clip(b, rows) - clip(a, rows));
         work = r * (double)n->p.rope.n_heads * (double)n->p.rope.head_dim;
         bytes = work * 8;
-        us = time_of(bytes, arena_bw, work, share(m->rate_g[LS_RATE_ROPE], m, T) * 1e3);
+        us = time_of(m, T, c, bytes, arena_bw, LS_RATE_ROPE, work);
         if (rows == 1 && r > 0) us += cold(m, T, (double)n->p.rope.head_dim * 4, c->working_set); /* its angles */
         break;
     }
@@ -668,8 +681,9 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
         double kv_bytes = kv_heads * span * (double)head_dim * 8.0;
         bytes = kv_bytes + (double)(b - a) * (double)rows * (double)head_dim * 8.0;
         const int th = clamp_threads(m, T) - 1;
-        double compute = (double)(b - a) * keys * attention_us(m->attention_gpairs[th], head_dim, T) +
-                         (double)(b - a) * (double)rows * attention_us(m->attention_grows[th], head_dim, T);
+        double compute = ((double)(b - a) * keys * attention_us(m->attention_gpairs[th], head_dim, T) +
+                          (double)(b - a) * (double)rows * attention_us(m->attention_grows[th], head_dim, T)) *
+                         c->stretch;
         /* one row: its KV rows come cold, latency-bound; more: streamed */
         double kv_us = rows == 1 ? cold(m, T, kv_bytes, c->working_set) : kv_bytes / (bandwidth(m, c->working_set, T) / T);
         us = kv_us > compute ? kv_us : compute;
@@ -720,11 +734,12 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
             double row_us = fixed + per_unit * ((double)full_groups + float_units) + (tail && last > 0 ? last : 0);
             for (int64_t i = 0; i < passes; i++) {
                 double compute = (double)(b - a) * row_us;
-                if (rows == 1) {
+                if (rows == 1) { /* bound by the stream: not stretched (cost.h) */
                     double most = compute > stream ? compute : stream;
                     us += most + c->blend * (compute + stream - stream_l2 - most);
                 } else {
                     double memory = tile_bytes / (first ? first_bw : again_bw) - tile_bytes / in_rate_bw;
+                    compute *= c->stretch;
                     us += memory > compute ? memory : compute;
                 }
                 first = false;
@@ -740,7 +755,7 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
         if (t == 0) {
             bytes = n->width * 8.0;
             work = (double)n->width;
-            us = time_of(bytes, arena_bw, work, share(m->rate_g[LS_RATE_ADD], m, T) * 1e3);
+            us = time_of(m, T, c, bytes, arena_bw, LS_RATE_ADD, work);
         }
         break;
     case LS_K_COUNT:
@@ -750,7 +765,7 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
         /* the fused residual add: its elements of this tile read twice and written once */
         double elements = s->kernel == LS_K_RMSNORM ? (double)(clip(b, rows) - clip(a, rows)) * n->width
                                                     : (double)(b > a ? b - a : 0) * (double)rows;
-        us += time_of(elements * 12, arena_bw, elements, share(m->rate_g[LS_RATE_ADD], m, T) * 1e3);
+        us += time_of(m, T, c, elements * 12, arena_bw, LS_RATE_ADD, elements);
         bytes += elements * 12;
     }
     *bytes_out = bytes;
@@ -780,6 +795,7 @@ double ls_cost_call(const ls_program *p, const ls_machine *m, int64_t n_rows, in
     c.working_set = ls_cost_working_set(p, n_rows, position);
     c.arena_bandwidth = bandwidth(m, (double)p->arena_bytes, T);
     c.blend = stream_blend(m, T);
+    c.stretch = m->compute_stretch[clamp_threads(m, T) - 1];
     double barrier = m->barrier_us[clamp_threads(m, T) - 1];
     double total = m->call_us[clamp_threads(m, T) - 1];
     for (int32_t i = 0; i < p->n_steps; i++) {

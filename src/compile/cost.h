@@ -9,7 +9,8 @@
  * with 2 vCPUs) are used.
  *
  * Prediction of one step for a call of n rows at position p, per thread t (its tile):
- *     memory_t = bytes_t / (bandwidth(working set, T) / T),  compute_t = work_t / (rate(T) / T)
+ *     memory_t = bytes_t / (bandwidth(working set, T) / T),
+ *     compute_t = work_t / (rate(T) / T) * stretch(T)
  *     time_t = max(memory_t, compute_t)                    (kernels but matmul, matmul prefill)
  *     time_t = max(compute_t, stream_t) + k (compute_t + stream_t - l2_t - max(...))
  *                                                          (matmul, one row)
@@ -42,7 +43,10 @@
  * the matrix's own size), plus activations and KV rows. The working set of a call is all it
  * touches: weights, the KV rows read, the arena; a model smaller than the last-level cache
  * thus reads its weights at cache bandwidth. Rates are aggregates measured with T threads
- * running at once, so shared cores and shared caches are in them. */
+ * running at once, so shared cores and shared caches are in them; they are the fastest runs,
+ * and stretch(T) is the mean slowdown of the slowest of T threads of a compute-bound run on
+ * the host as calibrate found it (1.00 on a machine of one's own; 1.1-1.4 on this shared
+ * one from minute to minute). The blend's k is fitted at the fastest rates, as measured. */
 #ifndef LS_COST_H
 #define LS_COST_H
 
@@ -122,6 +126,10 @@ typedef struct ls_machine {
      * their norm weights, RoPE row and KV rows after the token's weight stream. */
     double cold_us[LS_MACHINE_THREADS][LS_MACHINE_STREAMS];
     double cold_line_ns[LS_MACHINE_THREADS][LS_MACHINE_STREAMS];
+    /* [T-1]: how much longer than at the calibrated rates compute-bound work takes on
+     * average, as the slowest of T threads at once, on this host (>= 1): the host lends the
+     * cores to other guests part of the time (calibrate.c, contention) */
+    double compute_stretch[LS_MACHINE_THREADS];
     char source[320];                /* the file it came from, or "built-in defaults ..." */
     bool builtin;
 } ls_machine;

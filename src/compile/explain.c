@@ -78,7 +78,9 @@ void ls_explain(FILE *out, const ls_program *p, const ls_machine *m) {
                      " tokens\n",
                 sm.decode_ms, sm.decode_position, sm.prefill_ms, sm.prefill_tokens,
                 sm.prefill_ms / (double)sm.prefill_tokens, p->max_rows);
-        fprintf(out, "machine model: %s\n", m->source);
+        int t = p->n_threads < m->n_threads ? p->n_threads : m->n_threads;
+        fprintf(out, "machine model: %s (compute stretched %.2fx: the host's contention)\n", m->source,
+                m->compute_stretch[t - 1]);
     }
 }
 

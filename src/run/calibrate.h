@@ -15,7 +15,10 @@
  *   barrier          the runtime's sense-reversing spin barrier with a 2 KiB hand-over
  *   call             a fixed cost per forward call (waking the workers)
  *   cold reads       2 and 32 KiB read right after a stream of 16 or 256 MiB evicted them
- *                    (the median: these are latencies, not rates) */
+ *                    (the median: these are latencies, not rates)
+ *   contention       the mean, over samples spread through the calibration, of the slowest
+ *                    of T threads' time of a compute-bound run over the fastest sample: how
+ *                    much the host's other guests slow compute on average (cost.h's stretch) */
 #ifndef LS_CALIBRATE_H
 #define LS_CALIBRATE_H
 
@@ -29,8 +32,9 @@ int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err);
 
 /* Measures again, for one thread count (1..m->n_threads), the figures of m that a shared host
  * moves from one minute to the next: read bandwidth at every size, the streaming products
- * (DRAM here: 26 to 53 GB/s), the barrier (0.14 or 0.7 us, as the host places the vCPUs)
- * and the cold reads.
+ * (DRAM here: 26 to 53 GB/s), the barrier (0.14 or 0.7 us, as the host places the vCPUs),
+ * the cold reads and the contention (samples at the start of each sweep: a few seconds'
+ * worth).
  * `lockstep bench` predicts with both. */
 int ls_calibrate_now(ls_machine *m, int threads, FILE *log, char *err);
 

@@ -51,8 +51,9 @@ def test_help_and_bad_flags():
         bad = os.path.join(tmp, "bad.json")
         # lockstep-machine-1: before attention was measured per head size; -3 and -4: before
         # the partial groups' costs (rows of 256, of 288) were; -6: before rows of 640; -7:
-        # before the short rows' stream.
+        # before the short rows' stream; -8: before the compute stretch.
         for text in ["", "{", '{"format": "lockstep-machine-5", "threads": 1}',
+                     '{"format": "lockstep-machine-8", "threads": 1}',
                      '{"format": "lockstep-machine-6", "threads": 1}',
                      '{"format": "lockstep-machine-7", "threads": 1}',
                      '{"format": "lockstep-machine-4", "threads": 1}',
@@ -62,6 +63,9 @@ def test_help_and_bad_flags():
             with open(bad, "w") as f:
                 f.write(text)
             assert_bad_input(lockstep("compile", "-m", model, "--machine", bad), [bad])
+        # A stretch below 1 (compute faster than its fastest run) is no measurement.
+        synthetic_machine(bad, stretch=0.5)
+        assert_bad_input(lockstep("compile", "-m", model, "--machine", bad), [bad, "compute_stretch"])
         # The variable names the file too; a missing default file is not an error.
         env = dict(os.environ, LOCKSTEP_MACHINE=bad)
         assert_bad_input(lockstep("bench", "-m", model, "--ctx", "64", env=env), [bad])
@@ -191,12 +195,14 @@ def test_compile_json_consistent():
 
 
 def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0, stream=None, gmacs_256=None,
-                      gmacs_288=None, gmacs_640=None, stream_short=None, cold_us=0.0, cold_line_ns=0.0):
+                      gmacs_288=None, gmacs_640=None, stream_short=None, cold_us=0.0, cold_line_ns=0.0,
+                      stretch=1.0):
     """Every figure flat: one bandwidth at every size, one matmul rate (rows of 256, a
     partial group: `gmacs_256`, rows of 288 and 640 `gmacs_288`, `gmacs_640`, default gmacs),
     one kernel rate; the one-token products over 16 and 256 MiB at `stream` (default:
     gmacs) per thread, Q8_0 rows of 288 over 16 MiB at `stream_short` (default: stream);
-    cold reads (after both stream sizes) cold_us + cold_line_ns per line, none by default."""
+    cold reads (after both stream sizes) cold_us + cold_line_ns per line, none by default;
+    compute stretched by `stretch` (1: the host's cores all one's own)."""
     stream = gmacs if stream is None else stream
     gmacs_256 = gmacs if gmacs_256 is None else gmacs_256
     gmacs_288 = gmacs if gmacs_288 is None else gmacs_288
@@ -204,9 +210,10 @@ def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0
     stream_short = stream if stream_short is None else stream_short
     rates = ["embed", "rmsnorm", "quantize", "add", "rope", "kv_store", "glu_gelu", "glu_silu"]
     types = ["F32", "F16", "BF16", "Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
-    m = {"format": "lockstep-machine-8", "threads": 2, "sizes": [1024, 1 << 30],
+    m = {"format": "lockstep-machine-9", "threads": 2, "sizes": [1024, 1 << 30],
          "read_gbs": [[gbs, gbs], [2 * gbs, 2 * gbs]], "barrier_us": [barrier, barrier],
          "call_us": [call, call], "stream_short_gmacs": [stream_short, 2 * stream_short],
+         "compute_stretch": [stretch, stretch],
          "matmul_gmacs": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
          "matmul_gmacs_512": {t: [[gmacs] * 4, [2 * gmacs] * 4] for t in types},
          "matmul_gmacs_256": {t: [[gmacs_256] * 4, [2 * gmacs_256] * 4] for t in types},
@@ -248,6 +255,26 @@ def test_cost_model_by_hand():
             seen.add(st["kernel"])
             assert abs(st["predicted_us"] - want) < 1e-3 * want, (st, want)
         assert seen == {"matmul", "glu"}
+        # compute stretched 1.5x (the host lends the cores to others part of the time), memory
+        # not: the matmul 1.5x, the glu, now memory-bound (R 4x higher), unchanged
+        R4, S = 4 * R, 1.5
+        synthetic_machine(path, gbs=B, gmacs=G, rate=R4, barrier=barrier, gmacs_256=G2, stretch=S)
+        _, d = compile_both(model, "-t", "2", "--batch", "8", "--ctx", "64", "--machine", path)
+        checked = 0
+        for st in d["steps"]:
+            tiles = [b - a for a, b in st["tiles"]]
+            if st["kernel"] == "matmul" and st["weight"].startswith("blk.0.attn_q"):
+                want = S * max(t * 256 * rows for t in tiles) / (G2 * 1e3) + barrier * st["barrier_after"]
+            elif st["kernel"] == "glu":
+                assert 12 / (B * 1e3) > S / (R4 * 1e3)
+                want = max(tiles) * rows * 12 / (B * 1e3) + barrier * st["barrier_after"]
+            else:
+                continue
+            checked += 1
+            assert abs(st["predicted_us"] - want) < 1e-3 * want, (st, want)
+        assert checked == 1 + sum(st["kernel"] == "glu" for st in d["steps"])  # blk.0.attn_q, every glu
+        synthetic_machine(path, gbs=B, gmacs=G, rate=R, barrier=barrier, gmacs_256=G2)
+        _, d = compile_both(model, "-t", "2", "--batch", "8", "--ctx", "64", "--machine", path)
         # The call total: the sum of the steps plus the fixed cost of a call; the prefill of
         # 64 tokens in calls of 8 costs more than 8 calls at position 0 (attention grows).
         s = d["summary"]
