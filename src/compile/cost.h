@@ -12,8 +12,8 @@
  *     memory_t = bytes_t / (bandwidth(working set, T) / T),
  *     compute_t = work_t / (rate(T) / T) * stretch(T)
  *     time_t = max(memory_t, compute_t)                    (kernels but matmul, matmul prefill)
- *     time_t = max(compute_t, stream_t) + k (compute_t + stream_t - l2_t - max(...))
- *                                                          (matmul, one row)
+ *     time_t = max(c_t, stream_t) + k (c_t + stream_t - l2_t - max(...))
+ *                                        (matmul, one row; c_t: compute_t not stretched)
  *       stream_t = tile bytes * stream(type, working set, T), l2_t = the same in L2
  *   step = max over threads of time_t + barrier(T).
  * The matmul kernels take 16 blocks of 32 at a time (512 elements), so their work counts
@@ -46,7 +46,9 @@
  * running at once, so shared cores and shared caches are in them; they are the fastest runs,
  * and stretch(T) is the mean slowdown of the slowest of T threads of a compute-bound run on
  * the host as calibrate found it (1.00 on a machine of one's own; 1.1-1.4 on this shared
- * one from minute to minute). The blend's k is fitted at the fastest rates, as measured. */
+ * one from minute to minute). A one-row product is bound by its stream, which that contention
+ * slows far less (stretching its compute put the cache-resident model's decode at 0.88 of the
+ * prediction, against 1.02 without), so the blend takes the fastest rates, as k was fitted. */
 #ifndef LS_COST_H
 #define LS_COST_H
 
