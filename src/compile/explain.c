@@ -141,8 +141,9 @@ void ls_explain_json(FILE *out, const ls_program *p, const ls_machine *m) {
     if (m)
         fprintf(out, ", \"bytes\": %.0f, \"operations\": %.0f, \"predicted_decode_ms\": %.4f, "
                      "\"decode_position\": %" PRId64 ", \"predicted_prefill_ms\": %.4f, "
-                     "\"prefill_tokens\": %" PRId64 ", \"working_set_bytes\": %.0f",
+                     "\"prefill_tokens\": %" PRId64 ", \"working_set_bytes\": %.0f, \"compute_stretch\": %.4f",
                 sm.bytes, sm.work, sm.decode_ms, sm.decode_position, sm.prefill_ms, sm.prefill_tokens,
-                ls_cost_working_set(p, p->max_rows, 0));
+                ls_cost_working_set(p, p->max_rows, 0),
+                m->compute_stretch[(p->n_threads < m->n_threads ? p->n_threads : m->n_threads) - 1]);
     fputs("}\n}\n", out);
 }

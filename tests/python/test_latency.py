@@ -259,7 +259,8 @@ def test_cost_model_by_hand():
         # not: the matmul 1.5x, the glu, now memory-bound (R 4x higher), unchanged
         R4, S = 4 * R, 1.5
         synthetic_machine(path, gbs=B, gmacs=G, rate=R4, barrier=barrier, gmacs_256=G2, stretch=S)
-        _, d = compile_both(model, "-t", "2", "--batch", "8", "--ctx", "64", "--machine", path)
+        text, d = compile_both(model, "-t", "2", "--batch", "8", "--ctx", "64", "--machine", path)
+        assert d["summary"]["compute_stretch"] == S and "compute stretched 1.50x" in text, text[-400:]
         checked = 0
         for st in d["steps"]:
             tiles = [b - a for a, b in st["tiles"]]
