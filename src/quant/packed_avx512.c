@@ -6,8 +6,8 @@
  * lane j of a float accumulator takes the blocks b with b % 16 == j in order of b; a
  * block's value is (weight scale * activation scale) * float(exact int32 dot), one mul,
  * one mul, one add per step; the 16 lanes end in the canonical tree. The int32 dot of a
- * block is summed here in a different grouping (four chains of two vpdpbusd) than there,
- * which changes nothing: integer sums are exact. A row's last group of 8 blocks or fewer
+ * block is summed here in a different grouping (four chains of two vpdpbusd; Q4_0's high
+ * nibbles as 16 q, shifted back) than there, which changes nothing: integer sums are exact. A row's last group of 8 blocks or fewer
  * runs on ymm registers (group_step8), one of 4 blocks on zmm registers holding all of its
  * chunks (tail4_avx512.h: Q5_0 rows of 640, one thread, weights in L2, 26 -> 23 ns and
  * 19 -> 15 ns a row in two runs; Q4_0 19 -> 11 and 15 -> 11; two threads streaming 170 MiB
@@ -50,6 +50,26 @@ INLINE __m512 group_step(ls_dtype type, const uint8_t *w, const uint8_t *a, int 
         const __m512i nib = _mm512_set1_epi8(0x0F);
 #define Q4(m) (full ? _mm512_loadu_si512(w + 64 * (m)) : _mm512_maskz_loadu_epi8(bytes, w + 4 * c * (m)))
         __m512i v0 = Q4(0), v1 = Q4(1), v2 = Q4(2), v3 = Q4(3);
+        if (type == LS_Q4_0) {
+            /* The high nibbles stay in place (16 q): their chains sum 16 x their dot, exactly,
+             * and one arithmetic shift gives it back; this saves the per-chunk shifts, which
+             * share port 0 with vpdpbusd (Q4_0 rows of 2048 streamed by two threads, as a
+             * share of a plain read: 0.77 -> 0.80 from DRAM, 0.72 -> 0.79 from 16 MiB). */
+            const __m512i high = _mm512_set1_epi8((char)0xF0);
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v0, nib), X(0));
+            s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(v1, nib), X(1));
+            s2 = _mm512_dpbusd_epi32(s2, _mm512_and_si512(v0, high), X(4));
+            s3 = _mm512_dpbusd_epi32(s3, _mm512_and_si512(v1, high), X(5));
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v2, nib), X(2));
+            s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(v3, nib), X(3));
+            s2 = _mm512_dpbusd_epi32(s2, _mm512_and_si512(v2, high), X(6));
+            s3 = _mm512_dpbusd_epi32(s3, _mm512_and_si512(v3, high), X(7));
+            s2 = _mm512_srai_epi32(_mm512_add_epi32(s2, s3), 4);
+            s3 = _mm512_setzero_si512();
+            offset_log2 = 3;
+            scales = w + 16 * c;
+            goto sums;
+        }
         __m512i u[8] = {_mm512_and_si512(v0, nib), _mm512_and_si512(v1, nib),
                         _mm512_and_si512(v2, nib), _mm512_and_si512(v3, nib),
                         _mm512_and_si512(_mm512_srli_epi16(v0, 4), nib),
@@ -77,6 +97,7 @@ INLINE __m512 group_step(ls_dtype type, const uint8_t *w, const uint8_t *a, int 
         s2 = _mm512_dpbusd_epi32(s2, u[6], X(6));
         s3 = _mm512_dpbusd_epi32(s3, u[7], X(7));
     }
+sums:
 #undef Q8
 #undef X
     __m512i dot = _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3));
