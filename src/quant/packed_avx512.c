@@ -7,12 +7,13 @@
  * block's value is (weight scale * activation scale) * float(exact int32 dot), one mul,
  * one mul, one add per step; the 16 lanes end in the canonical tree. The int32 dot of a
  * block is summed here in a different grouping (four chains of two vpdpbusd; Q4_0's high
- * nibbles as 16 q, shifted back) than there, which changes nothing: integer sums are exact. A row's last group of 8 blocks or fewer
- * runs on ymm registers (group_step8), one of 4 blocks on zmm registers holding all of its
- * chunks (tail4_avx512.h: Q5_0 rows of 640, one thread, weights in L2, 26 -> 23 ns and
- * 19 -> 15 ns a row in two runs; Q4_0 19 -> 11 and 15 -> 11; two threads streaming 170 MiB
- * of Q5_0, as a share of a plain read's rate: 0.73-0.78 -> 0.78-0.86 with the prefetch
- * change). The weights are prefetched ahead of the row read (ls_prefetch_ahead). */
+ * nibbles as 16 q, shifted back) than there, which changes nothing: integer sums are exact.
+ * A row's last group of 8 blocks or fewer runs on ymm registers (group_step8), one of 4
+ * blocks on zmm registers holding all of its chunks (tail4_avx512.h: Q5_0 rows of 640, one
+ * thread, weights in L2, 26 -> 23 ns and 19 -> 15 ns a row in two runs; Q4_0 19 -> 11 and
+ * 15 -> 11; two threads streaming 170 MiB of Q5_0, as a share of a plain read's rate:
+ * 0.73-0.78 -> 0.78-0.86 with the prefetch change). The weights are prefetched ahead of the
+ * row read (ls_prefetch_ahead). */
 #include "quant/matmul_kernels.h"
 
 #include <immintrin.h>
