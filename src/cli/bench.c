@@ -51,7 +51,10 @@ static const char *usage =
     "  --steps            also time every step alone on one thread (each the fastest of the\n"
     "                     repeats, so other load on the machine matters less) and print\n"
     "                     predicted and measured ms per kernel, for one decode call and one\n"
-    "                     prefill call; implies -t 1\n";
+    "                     prefill call; implies -t 1\n"
+    "  --trace            also trace the running program (a prefill, then the decode): per\n"
+    "                     kernel its slowest thread's time beside the prediction, how far apart\n"
+    "                     the threads reach the barriers, the barrier exits (bench_trace.c)\n";
 
 static int by_value(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -151,7 +154,7 @@ int cmd_bench(int argc, char **argv) {
     cli_engine_params ep = {0};
     const char *machine_path = NULL;
     int64_t n_decode = 32, n_prompt = 8, n_prefill = 512, repeats = 5;
-    bool steps = false, fixed = false;
+    bool steps = false, fixed = false, trace = false;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
@@ -166,6 +169,10 @@ int cmd_bench(int argc, char **argv) {
         }
         if (!strcmp(argv[i], "--fixed")) {
             fixed = true;
+            continue;
+        }
+        if (!strcmp(argv[i], "--trace")) {
+            trace = true;
             continue;
         }
 #define FLAG(name, alias) ((r = cli_value(cmd, argc, argv, &i, name, alias, &v)) != 0)
@@ -324,6 +331,10 @@ int cmd_bench(int argc, char **argv) {
                   profile_steps(p, &machine, &packed, tokens, 1, n_prompt, repeats, "decode call") ||
                   profile_steps(p, &machine, &packed, tokens, p->max_rows < n_prefill ? p->max_rows : n_prefill,
                                 0, repeats, "prefill call"))) {
+        cli_error(cmd, "out of memory");
+        rc = 1;
+    }
+    if (!rc && trace && bench_trace(engine.runtime, p, &machine, tokens, n_prompt, n_decode, n_prefill)) {
         cli_error(cmd, "out of memory");
         rc = 1;
     }

@@ -80,6 +80,13 @@ int cli_engine_compile(cli_engine *engine, const char *command, const cli_engine
 int cli_engine_start(cli_engine *engine, const char *command, const cli_engine_params *params);
 void cli_engine_close(cli_engine *engine);
 
+/* `lockstep bench --trace` (bench_trace.c): traces n_prefill tokens in calls of max_rows from
+ * position 0, then, after n_prompt tokens, n_decode calls of one token (tokens holds
+ * max(n_prefill, n_prompt + n_decode)), and prints per kernel and per call the measured time
+ * beside the prediction. 0, or -1 when memory runs out. */
+int bench_trace(ls_runtime *runtime, const ls_program *p, const ls_machine *m, const int32_t *tokens,
+                int64_t n_prompt, int64_t n_decode, int64_t n_prefill);
+
 int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

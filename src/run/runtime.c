@@ -60,6 +60,7 @@ struct ls_runtime {
     void *arena_memory, *kv_memory, *rope_memory, *scratch_memory;
     ls_packed_weights packed;
     int32_t *positions, *sequences; /* the per-row registers, [max_rows] each */
+    uint64_t *trace;                /* ls_runtime_trace's buffer, or NULL */
 };
 
 
@@ -87,9 +88,13 @@ static void barrier(ls_runtime *r, int *local_sense) {
 
 static void run_program(ls_runtime *r, int thread, int *local_sense) {
     const ls_program *p = r->exec.program;
+    uint64_t *tr = r->trace ? r->trace + (size_t)thread * (1 + 2 * (size_t)p->n_steps) : NULL;
+    if (tr) tr[0] = __rdtsc();
     for (int32_t i = 0; i < p->n_steps; i++) {
         ls_run_step(&r->exec, &p->steps[i], thread);
+        if (tr) tr[1 + 2 * i] = __rdtsc();
         if (p->steps[i].barrier_after) barrier(r, local_sense);
+        if (tr) tr[2 + 2 * i] = p->steps[i].barrier_after ? __rdtsc() : tr[1 + 2 * i];
     }
 }
 
@@ -266,6 +271,8 @@ static const float *forward(ls_runtime *r, const int32_t *tokens, int64_t n) {
     run_program(r, 0, &r->caller_sense);
     return (const float *)(r->exec.arena + p->buffers[p->logits_buffer].offset);
 }
+
+void ls_runtime_trace(ls_runtime *r, uint64_t *ticks) { r->trace = ticks; }
 
 const float *ls_runtime_forward(ls_runtime *r, const int32_t *tokens, int64_t n,
                                 int64_t position) {

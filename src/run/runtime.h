@@ -61,6 +61,13 @@ int ls_runtime_check_batch(const ls_runtime *runtime, const int32_t *tokens,
                            const int32_t *sequences, const int32_t *positions, int64_t n,
                            char *err);
 
+/* While `ticks` is set (NULL: off), every call writes each thread's time-stamp counter at its
+ * start and after each step and each barrier: thread t's row of 1 + 2 n_steps at
+ * ticks + t (1 + 2 n_steps) holds [0] the start, [1 + 2i] the end of its tile of step i,
+ * [2 + 2i] the exit from the barrier after it (its end, when none). For `lockstep bench
+ * --trace`; set it between calls only. */
+void ls_runtime_trace(ls_runtime *runtime, uint64_t *ticks);
+
 /* The kernels (kernels.c): run step s's tile for `thread`. */
 void ls_run_step(const ls_exec *exec, const ls_step *step, int thread);
 

@@ -399,3 +399,33 @@ def test_calibrate_then_bench():
         r = ok("bench", "-m", model, "-t", "1", "-n", "2", "--prefill", "8", "--repeat", "1",
                "--ctx", "64", "--fixed", env=env)
         assert "memory before" not in r.stdout and "predicted" in r.stdout
+
+
+def test_bench_trace():
+    """bench --trace: for a prefill and the decode, one line per kernel the program runs with
+    its step count, then all steps, the barriers and the call; the counts are the compiled
+    program's (compile --json with the same flags), every time a possible one (not negative,
+    which a misplaced counter read would give, nor beyond the call)."""
+    model = tiny_model("llama", "q8_0")
+    flags = ("-m", model, "-t", "2", "--batch", "16", "--ctx", "64")
+    d = json.loads(ok("compile", "--json", *flags).stdout)
+    kernels = {}
+    for st in d["steps"]:
+        kernels[st["kernel"]] = kernels.get(st["kernel"], 0) + 1
+    out = ok("bench", *flags, "-n", "4", "--prompt-tokens", "4", "--prefill", "32", "--repeat", "1",
+             "--fixed", "--trace").stdout
+    sections = out.split("trace, ")[1:]
+    assert [s.split(":")[0] for s in sections] == ["decode calls", "prefill calls"], out
+    for s, calls in zip(sections, (4, 2)):
+        assert s.startswith(f"{s.split(':')[0]}: per call, the mean of {calls}\n"), s
+        rows = re.findall(r"^  (\w+) +(\d+) steps: predicted +([\d.]+) ms, slowest thread +([\d.]+) ms", s, re.M)
+        assert {k: int(n) for k, n, _, _ in rows if k != "steps"} == kernels, (rows, kernels)
+        assert rows[-1][0] == "steps" and int(rows[-1][1]) == len(d["steps"])
+        m = re.search(r"^  (\d+) barriers: threads arriving apart ([\d.]+) ms, barrier exits ([\d.]+) ms", s, re.M)
+        assert m and int(m.group(1)) == d["summary"]["n_barriers"], s
+        call = re.search(r"^  call: predicted ([\d.]+) ms, measured ([\d.]+) ms", s, re.M)
+        assert call, s
+        measured = float(call.group(2))
+        assert 0 < measured < 10000, s
+        assert float(m.group(2)) <= measured and float(m.group(3)) <= measured, s
+        assert all(float(meas) <= 2 * measured for _, _, _, meas in rows), s
