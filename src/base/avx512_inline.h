@@ -17,6 +17,29 @@ static inline __attribute__((always_inline)) float ls_lanes_tree512(__m512 v) {
     return _mm_cvtss_f32(s1);
 }
 
+/* ls_lanes_tree512 of 16 vectors at once: out[r] = the tree of v[r]'s lanes, for r < 16. A
+ * butterfly adds lanes i and i + 8 of two vectors in one instruction, then i and i + 4 of
+ * four, i and i + 2 of eight, i and i + 1 of sixteen: each sum of the same two values, in the
+ * same places, as ls_lanes_tree512's, so the same bits (4 instructions a vector against 8,
+ * and no chain of dependent shuffles per row). The last add leaves vector 4j + i in lane
+ * 4i + j; a permute puts them in order. */
+static inline __attribute__((always_inline)) void ls_lanes_tree512x16(const __m512 v[16], float *out) {
+    __m512 b[8], c[4], d[2];
+    for (int p = 0; p < 8; p++) /* quarters 0-1 + 2-3: lanes i + (i + 8), two vectors */
+        b[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    for (int p = 0; p < 4; p++) /* i + (i + 4): a vector a quarter */
+        c[p] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * p], b[2 * p + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(b[2 * p], b[2 * p + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    for (int p = 0; p < 2; p++) /* i + (i + 2), within quarters */
+        d[p] = _mm512_add_ps(_mm512_shuffle_ps(c[2 * p], c[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(c[2 * p], c[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 e = _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    _mm512_storeu_ps(out, _mm512_permutexvar_ps(order, e));
+}
+
 /* Software prefetch of a one-token product's weight stream. A decode step reads every weight
  * byte once, in order; on the Intel Xeon (Emerald Rapids) this project's machines moved to,
  * the hardware prefetchers alone left a thread reading packed rows at 10 GB/s where a plain
