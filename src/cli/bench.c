@@ -214,7 +214,7 @@ int cmd_bench(int argc, char **argv) {
     /* The memory and barrier figures again before every repeat: the second prediction
      * (bench.c's header); the ranges they were measured in. */
     ls_machine now = machine;
-    const int now_threads = p->n_threads < machine.n_threads ? p->n_threads : machine.n_threads;
+    const int now_threads = ls_machine_threads(&machine, p->n_threads);
     double now_s = 0, now_read_lo = 1e30, now_read_hi = 0, now_barrier_lo = 1e30, now_barrier_hi = 0;
     double now_stretch_lo = 1e30, now_stretch_hi = 0;
 

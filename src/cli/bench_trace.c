@@ -35,8 +35,8 @@ static void add_call(tally *y, const ls_program *p, const uint64_t *ticks, const
                      const ls_machine *m, double per_ms) {
     const size_t row = 1 + 2 * (size_t)p->n_steps;
     const int T = p->n_threads;
-    const double barrier = m->barrier_us[(T < m->n_threads ? T : m->n_threads) - 1];
-    y->call_predicted += m->call_us[(T < m->n_threads ? T : m->n_threads) - 1] / 1e3;
+    const double barrier = m->barrier_us[ls_machine_threads(m, T) - 1];
+    y->call_predicted += m->call_us[ls_machine_threads(m, T) - 1] / 1e3;
     for (int32_t i = 0; i < p->n_steps; i++) {
         const ls_step *s = &p->steps[i];
         double slowest = 0;

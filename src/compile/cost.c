@@ -482,11 +482,11 @@ int ls_machine_load(ls_machine *m, const char *path, bool missing_ok, char *err)
 
 /* ---- prediction ---------------------------------------------------------------------- */
 
-static int clamp_threads(const ls_machine *m, int n) { return n < m->n_threads ? n : m->n_threads; }
+int ls_machine_threads(const ls_machine *m, int n) { return n < m->n_threads ? n : m->n_threads; }
 
 /* Aggregate read bandwidth (bytes/us) for a working set, interpolated in log(size). */
 static double bandwidth(const ls_machine *m, double working_set, int n_threads) {
-    const double *gbs = m->read_gbs[clamp_threads(m, n_threads) - 1];
+    const double *gbs = m->read_gbs[ls_machine_threads(m, n_threads) - 1];
     double v;
     if (working_set <= m->size_bytes[0]) v = gbs[0];
     else if (working_set >= m->size_bytes[m->n_sizes - 1]) v = gbs[m->n_sizes - 1];
@@ -502,7 +502,7 @@ static double bandwidth(const ls_machine *m, double working_set, int n_threads) 
 
 /* Per-thread share of an aggregate rate measured with min(T, measured) threads. */
 static double share(const double *per_t, const ls_machine *m, int n_threads) {
-    return per_t[clamp_threads(m, n_threads) - 1] / n_threads;
+    return per_t[ls_machine_threads(m, n_threads) - 1] / n_threads;
 }
 
 /* y at working set ws from the points (x[i] = log(size), y[i]), i <= LS_MACHINE_STREAMS:
@@ -520,7 +520,7 @@ static double at_working_set(const double x[], const double y[], double ws) {
  * multiply-add are the type's) at the L2 size and at the stream sizes, linear in log(ws)
  * between, the last beyond, never less than at a smaller size. */
 static double stream_us_per_byte(const ls_machine *m, int k, double ws, int T) {
-    const int th = clamp_threads(m, T) - 1;
+    const int th = ls_machine_threads(m, T) - 1;
     const ls_dtype_info *info = ls_dtype_find(ls_machine_types[k]);
     double bytes_per_mac = (double)info->block_bytes / (double)info->block_elements;
     double x[LS_MACHINE_STREAMS + 1], y[LS_MACHINE_STREAMS + 1];
@@ -537,7 +537,7 @@ static double stream_us_per_byte(const ls_machine *m, int k, double ws, int T) {
 /* The blend k of a one-row matmul's time (cost.h) with T threads: the k for which Q8_0 rows
  * of 288 over the first stream size come out as calibrate measured them, within [0, 1]. */
 static double stream_blend(const ls_machine *m, int T) {
-    const int th = clamp_threads(m, T) - 1, k = ls_machine_type_index(LS_Q8_0);
+    const int th = ls_machine_threads(m, T) - 1, k = ls_machine_type_index(LS_Q8_0);
     const double bytes = 9.0 * 34.0;
     double compute = 288.0 / (m->matmul_gmacs_288[k][th][0] / T * 1e3);
     double l2 = bytes * stream_us_per_byte(m, k, 1, T);
@@ -594,7 +594,7 @@ static double time_of(const ls_machine *m, int T, const call_shape *c, double by
  * log(ws) between, the last beyond. */
 static double cold(const ls_machine *m, int T, double bytes, double ws) {
     if (bytes <= 0) return 0;
-    const int th = clamp_threads(m, T) - 1;
+    const int th = ls_machine_threads(m, T) - 1;
     double lines = (double)(((int64_t)bytes + 63) / 64);
     double x[LS_MACHINE_STREAMS + 1], y[LS_MACHINE_STREAMS + 1];
     x[0] = ls_logf((float)(LS_MACHINE_MATMUL_BYTES * (double)T));
@@ -680,7 +680,7 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
         work = (double)(b - a) * keys * 2.0 * (double)head_dim;
         double kv_bytes = kv_heads * span * (double)head_dim * 8.0;
         bytes = kv_bytes + (double)(b - a) * (double)rows * (double)head_dim * 8.0;
-        const int th = clamp_threads(m, T) - 1;
+        const int th = ls_machine_threads(m, T) - 1;
         double compute = ((double)(b - a) * keys * attention_us(m->attention_gpairs[th], head_dim, T) +
                           (double)(b - a) * (double)rows * attention_us(m->attention_grows[th], head_dim, T)) *
                          c->stretch;
@@ -721,7 +721,7 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
             int64_t passes = nt == 8 ? left / 8 : 1;
             /* us per row: fixed + per 512 elements, from rows of 1024 and of 512; a short
              * last group from rows of 256 */
-            const int th = clamp_threads(m, T) - 1;
+            const int th = ls_machine_threads(m, T) - 1;
             double us_1024 = 1024.0 * nt / (m->matmul_gmacs[k][th][g] / T * 1e3);
             double us_512 = 512.0 * nt / (m->matmul_gmacs_512[k][th][g] / T * 1e3);
             double us_256 = 256.0 * nt / (m->matmul_gmacs_256[k][th][g] / T * 1e3);
@@ -795,9 +795,9 @@ double ls_cost_call(const ls_program *p, const ls_machine *m, int64_t n_rows, in
     c.working_set = ls_cost_working_set(p, n_rows, position);
     c.arena_bandwidth = bandwidth(m, (double)p->arena_bytes, T);
     c.blend = stream_blend(m, T);
-    c.stretch = m->compute_stretch[clamp_threads(m, T) - 1];
-    double barrier = m->barrier_us[clamp_threads(m, T) - 1];
-    double total = m->call_us[clamp_threads(m, T) - 1];
+    c.stretch = m->compute_stretch[ls_machine_threads(m, T) - 1];
+    double barrier = m->barrier_us[ls_machine_threads(m, T) - 1];
+    double total = m->call_us[ls_machine_threads(m, T) - 1];
     for (int32_t i = 0; i < p->n_steps; i++) {
         double slowest = 0, bytes = 0, work = 0;
         for (int t = 0; t < T; t++) {

@@ -147,6 +147,8 @@ int ls_machine_load(ls_machine *m, const char *path, bool missing_ok, char *err)
 int ls_machine_save(const ls_machine *m, const char *path, char *err);
 /* Index of a weight type in matmul_gmacs, or -1. */
 int ls_machine_type_index(int dtype);
+/* The thread count whose figures describe n threads: n, or the most the model measured. */
+int ls_machine_threads(const ls_machine *m, int n);
 
 /* What a step moves and computes in one call. */
 typedef struct ls_step_cost {

@@ -78,9 +78,8 @@ void ls_explain(FILE *out, const ls_program *p, const ls_machine *m) {
                      " tokens\n",
                 sm.decode_ms, sm.decode_position, sm.prefill_ms, sm.prefill_tokens,
                 sm.prefill_ms / (double)sm.prefill_tokens, p->max_rows);
-        int t = p->n_threads < m->n_threads ? p->n_threads : m->n_threads;
         fprintf(out, "machine model: %s (compute stretched %.2fx: the host's contention)\n", m->source,
-                m->compute_stretch[t - 1]);
+                m->compute_stretch[ls_machine_threads(m, p->n_threads) - 1]);
     }
 }
 
@@ -144,6 +143,6 @@ void ls_explain_json(FILE *out, const ls_program *p, const ls_machine *m) {
                      "\"prefill_tokens\": %" PRId64 ", \"working_set_bytes\": %.0f, \"compute_stretch\": %.4f",
                 sm.bytes, sm.work, sm.decode_ms, sm.decode_position, sm.prefill_ms, sm.prefill_tokens,
                 ls_cost_working_set(p, p->max_rows, 0),
-                m->compute_stretch[(p->n_threads < m->n_threads ? p->n_threads : m->n_threads) - 1]);
+                m->compute_stretch[ls_machine_threads(m, p->n_threads) - 1]);
     fputs("}\n}\n", out);
 }
