@@ -258,19 +258,10 @@ int cmd_bench(int argc, char **argv) {
         /* Prefill: n_prefill tokens in calls of max_rows. */
         double c0 = cpu_ms(), w0 = cli_now_ms();
         double t0 = cli_now_ms();
-        for (int64_t done = 0; done < n_prefill;) {
-            int64_t chunk = n_prefill - done < p->max_rows ? n_prefill - done : p->max_rows;
-            ls_runtime_forward(engine.runtime, tokens + done, chunk, done);
-            done += chunk;
-        }
+        cli_forward_from_start(engine.runtime, p, tokens, n_prefill);
         double prefill = cli_now_ms() - t0;
         /* Decode: the prompt, then one token per call. */
-        const float *logits = NULL;
-        for (int64_t done = 0; done < n_prompt;) {
-            int64_t chunk = n_prompt - done < p->max_rows ? n_prompt - done : p->max_rows;
-            logits = ls_runtime_forward(engine.runtime, tokens + done, chunk, done);
-            done += chunk;
-        }
+        const float *logits = cli_forward_from_start(engine.runtime, p, tokens, n_prompt);
         double decode = 0;
         for (int64_t i = 0; i < n_decode; i++) {
             int32_t next = ls_argmax(logits, (int32_t)n_vocab);

@@ -104,11 +104,7 @@ int bench_trace(ls_runtime *rt, const ls_program *p, const ls_machine *m, const 
         add_call(&y[0], p, ticks, costs, m, per_ms);
         done += chunk;
     }
-    for (int64_t done = 0; done < n_prompt;) { /* the prompt, untraced, then one token a call */
-        int64_t chunk = n_prompt - done < p->max_rows ? n_prompt - done : p->max_rows;
-        ls_runtime_forward(rt, tokens + done, chunk, done);
-        done += chunk;
-    }
+    cli_forward_from_start(rt, p, tokens, n_prompt); /* the prompt, untraced, then one token a call */
     for (int64_t i = 0; i < n_decode; i++) {
         ls_runtime_trace(rt, ticks);
         ls_runtime_forward(rt, tokens + n_prompt + i, 1, n_prompt + i);

@@ -51,6 +51,10 @@ int cli_sampler_flag(const char *command, int argc, char **argv, int *i,
 /* Milliseconds on a monotonic clock. */
 double cli_now_ms(void);
 
+/* Feeds n tokens (checked by the caller) from position 0 in calls of max_rows, as a prefill
+ * does; returns the last call's logits. */
+const float *cli_forward_from_start(ls_runtime *runtime, const ls_program *p, const int32_t *tokens, int64_t n);
+
 typedef struct cli_engine {
     ls_model model;
     ls_tokenizer *tokenizer;

@@ -132,6 +132,16 @@ double cli_now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+const float *cli_forward_from_start(ls_runtime *runtime, const ls_program *p, const int32_t *tokens, int64_t n) {
+    const float *logits = NULL;
+    for (int64_t done = 0; done < n;) {
+        int64_t chunk = n - done < p->max_rows ? n - done : p->max_rows;
+        logits = ls_runtime_forward(runtime, tokens + done, chunk, done);
+        done += chunk;
+    }
+    return logits;
+}
+
 int cli_engine_open(cli_engine *e, const char *command, const cli_engine_params *params) {
     int rc = cli_engine_load(e, command, params);
     return rc ? rc : cli_engine_start(e, command, params);
