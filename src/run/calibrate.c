@@ -674,6 +674,24 @@ static int measure_matmul(ls_machine *m, contention *cn, FILE *log, char *err) {
  * type in turn (its bytes, 0x11, are valid values of every type, packed or not); thread i
  * takes the i-th share of the rows, as the runtime's tiles do. */
 
+/* G multiply-adds/s of t threads streaming one-token products of `type` on rows of n_in over
+ * ws bytes of memory (a share of the rows each), the best of a few runs; -1 when the threads
+ * cannot start. act: room for the activation row, x its n_in values; out: a float per row. */
+static double stream_gmacs(ls_dtype type, int64_t n_in, double ws, int t, uint8_t *memory, const float *x,
+                           void *act, float *out) {
+    const ls_dtype_info *info = ls_dtype_find(type);
+    size_t row_bytes = (size_t)n_in / info->block_elements * info->block_bytes;
+    int64_t rows = (int64_t)(ws / (double)row_bytes) / t * t;
+    ls_quantize_activation_row(type, x, act, n_in);
+    matmul_job job = {.type = type, .n_tokens = 1, .n_in = n_in, .rows = rows, .rows_per_thread = rows / t};
+    job.weights[0] = memory;
+    job.packed[0] = ls_packed_supported(type) ? memory : NULL;
+    job.activations[0] = act;
+    job.out[0] = out;
+    double s = best_of(t, matmul_run, &job, PASS_REPEATS);
+    return s > 0 ? (double)rows * (double)n_in / s / 1e9 : -1;
+}
+
 static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_lo, int t_hi, FILE *log, char *err) {
     size_t act_bytes = ls_activation_row_bytes(LS_Q8_0, MATMUL_N_IN) + 4096; /* the largest */
     void *act = NULL, *out = NULL;
@@ -693,36 +711,18 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
             contention_burst(cn, t);
             for (int k = 0; k < LS_MACHINE_TYPES && !rc; k++)
                 for (int i = 0; i < LS_MACHINE_STREAMS; i++) {
-                    ls_dtype type = ls_machine_types[k];
-                    const ls_dtype_info *info = ls_dtype_find(type);
-                    size_t row_bytes = (size_t)MATMUL_N_IN / info->block_elements * info->block_bytes;
-                    int64_t rows = (int64_t)(ls_machine_stream_bytes[i] / (double)row_bytes) / t * t;
-                    ls_quantize_activation_row(type, x, act, MATMUL_N_IN);
-                    matmul_job job = {.type = type, .n_tokens = 1, .n_in = MATMUL_N_IN, .rows = rows,
-                                      .rows_per_thread = rows / t};
-                    job.weights[0] = memory;
-                    job.packed[0] = ls_packed_supported(type) ? memory : NULL;
-                    job.activations[0] = act;
-                    job.out[0] = out;
-                    double s = best_of(t, matmul_run, &job, PASS_REPEATS);
-                    if (s <= 0) {
+                    double g = stream_gmacs(ls_machine_types[k], MATMUL_N_IN, ls_machine_stream_bytes[i], t, memory,
+                                            x, act, out);
+                    if (g < 0) {
                         rc = ls_fail(err, "cannot start %d threads", t);
                         break;
                     }
-                    improved |= keep_best(&m->matmul_stream_gmacs[k][t - 1][i], (double)rows * MATMUL_N_IN / s / 1e9);
+                    improved |= keep_best(&m->matmul_stream_gmacs[k][t - 1][i], g);
                 }
             if (!rc) { /* Q8_0 rows of 288 over the first size: the cost model's blend (cost.h) */
-                const int64_t n_in = 288, row_bytes = 9 * 34;
-                int64_t rows = (int64_t)(ls_machine_stream_bytes[0] / (double)row_bytes) / t * t;
-                ls_quantize_activation_row(LS_Q8_0, x, act, n_in);
-                matmul_job job = {.type = LS_Q8_0, .n_tokens = 1, .n_in = n_in, .rows = rows, .rows_per_thread = rows / t};
-                job.weights[0] = memory;
-                job.packed[0] = ls_packed_supported(LS_Q8_0) ? memory : NULL;
-                job.activations[0] = act;
-                job.out[0] = out;
-                double s = best_of(t, matmul_run, &job, PASS_REPEATS);
-                if (s <= 0) rc = ls_fail(err, "cannot start %d threads", t);
-                else improved |= keep_best(&m->stream_short_gmacs[t - 1], (double)rows * n_in / s / 1e9);
+                double g = stream_gmacs(LS_Q8_0, 288, ls_machine_stream_bytes[0], t, memory, x, act, out);
+                if (g < 0) rc = ls_fail(err, "cannot start %d threads", t);
+                else improved |= keep_best(&m->stream_short_gmacs[t - 1], g);
             }
         }
     free(act);
