@@ -7,8 +7,9 @@ builtin_machine in src/compile/cost.c (the figures used when no machine file exi
 Given several calibrations of the same machine (on a shared host each catches some figures in
 a slow spell), it prints the best of each: the highest of every rate (GB/s, GMAC/s, G/s) and
 the median of every latency (barrier, call, cold reads: these move between modes as the host
-places the vCPUs, and the median is the usual one) and of the compute stretch (how much of the
-time the host lends the cores to others: a typical figure, not a best one).
+places the vCPUs, and the median is the usual one) and of the compute and stream stretches (how
+much longer than the fastest runs the host makes the typical one: a typical figure, not a best
+one).
 """
 import json
 import statistics
@@ -17,7 +18,7 @@ import sys
 
 def merge(models):
     """One model from several: rates the highest, latencies the median, element by element."""
-    latencies = {"barrier_us", "call_us", "cold_us", "cold_line_ns", "compute_stretch"}
+    latencies = {"barrier_us", "call_us", "cold_us", "cold_line_ns", "compute_stretch", "stream_stretch"}
 
     def combine(values, key):
         if isinstance(values[0], dict):
@@ -60,6 +61,7 @@ def main():
         ' "barrier_us": %s, "call_us": %s,' % (row(m["barrier_us"]), row(m["call_us"])),
         ' "stream_short_gmacs": %s,' % row(m["stream_short_gmacs"]),
         ' "compute_stretch": %s,' % row(m["compute_stretch"]),
+        ' "stream_stretch": %s,' % rows(m["stream_stretch"]),
         ' "cold_us": %s, "cold_line_ns": %s,' % (rows(m["cold_us"]), rows(m["cold_line_ns"])),
     ]
     for key in ("matmul_gmacs", "matmul_gmacs_512", "matmul_gmacs_256", "matmul_gmacs_288", "matmul_gmacs_640"):

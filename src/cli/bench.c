@@ -4,9 +4,9 @@
  * the time of the forward calls is measured (argmax excluded). Prefill: P tokens from
  * position 0 in calls of --batch. Each is repeated R times after one untimed warm-up run
  * (which also faults the mmapped weights in). The prediction is compared with the fastest
- * repeat. The machine model's rates are the fastest runs calibrate saw, and its compute is
- * stretched by the contention calibrate measured (the mean slowdown of the slowest thread,
- * cost.h): a 0.5-s prefill meets about the mean of the host's slow and fast spells, as its
+ * repeat. The machine model's rates are the fastest runs calibrate saw, and its compute and
+ * weight streams are stretched by the contention calibrate measured (the mean slowdown of the
+ * slowest thread, cost.h): a 0.5-s prefill meets about the mean of the host's slow and fast spells, as its
  * fastest repeat does; more load (which comes and goes for seconds at a time here) only adds
  * time. The median is printed beside it. The prediction comes
  * from the compiled program and the machine model (compile/cost.h) for exactly the same
@@ -16,7 +16,8 @@
  * ratios is printed:
  * on a shared host the DRAM bandwidth moves between 26 and 53 GB/s from minute to minute,
  * which moves a memory-bound decode as much, and the barrier between 0.14 and 0.7 us as the
- * host places the two vCPUs, and the compute stretch between 1.1 and 1.4. */
+ * host places the two vCPUs, the compute stretch between 1.1 and 1.5 and the streams' between
+ * 1.05 and 1.35. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +47,9 @@ static const char *usage =
     "                     ~/.cache/lockstep/machine.json, else built-in figures)\n"
     "  --fixed            predict from the machine model only; by default the figures a shared\n"
     "                     host moves (read bandwidth, streaming products, barrier, cold reads,\n"
-    "                     compute stretch) are also measured again before each repeat, a few\n"
-    "                     seconds each, and a second prediction for that repeat uses them\n"
+    "                     compute and stream stretch) are also measured again before each\n"
+    "                     repeat, a few seconds each, and a second prediction for that repeat\n"
+    "                     uses them\n"
     "  --steps            also time every step alone on one thread (each the fastest of the\n"
     "                     repeats, so other load on the machine matters less) and print\n"
     "                     predicted and measured ms per kernel, for one decode call and one\n"
@@ -216,7 +218,10 @@ int cmd_bench(int argc, char **argv) {
     ls_machine now = machine;
     const int now_threads = ls_machine_threads(&machine, p->n_threads);
     double now_s = 0, now_read_lo = 1e30, now_read_hi = 0, now_barrier_lo = 1e30, now_barrier_hi = 0;
-    double now_stretch_lo = 1e30, now_stretch_hi = 0;
+    double now_stretch_lo = 1e30, now_stretch_hi = 0, now_stream_lo = 1e30, now_stream_hi = 0;
+    /* the stream size nearer (in log) the decode's working set: whose stretch to print */
+    const double decode_ws = ls_cost_working_set(p, 1, n_prompt);
+    const int stream_ix = decode_ws * decode_ws > ls_machine_stream_bytes[0] * ls_machine_stream_bytes[1];
 
     int64_t n_vocab = p->graph.nodes[p->graph.output].width;
     int32_t *tokens = malloc((size_t)needed * sizeof *tokens);
@@ -252,6 +257,9 @@ int cmd_bench(int argc, char **argv) {
             double stretch = now.compute_stretch[now_threads - 1];
             if (stretch < now_stretch_lo) now_stretch_lo = stretch;
             if (stretch > now_stretch_hi) now_stretch_hi = stretch;
+            double stream = now.stream_stretch[now_threads - 1][stream_ix];
+            if (stream < now_stream_lo) now_stream_lo = stream;
+            if (stream > now_stream_hi) now_stream_hi = stream;
             now_decode = ls_cost_decode_ms(p, &now, n_prompt, n_decode);
             now_prefill = ls_cost_prefill_ms(p, &now, n_prefill);
         }
@@ -310,12 +318,15 @@ int cmd_bench(int argc, char **argv) {
     if (!fixed) {
         const int last = machine.n_sizes - 1;
         printf("memory before each repeat: read %.1f-%.1f GB/s at %.0f MiB with %d threads (machine model: %.1f), "
-               "barrier %.2f-%.2f us (%.2f), compute stretch %.2f-%.2f (%.2f); measured / predicted "
-               "with them, median of the repeats: decode %.2f, prefill %.2f\n",
+               "barrier %.2f-%.2f us (%.2f), compute stretch %.2f-%.2f (%.2f), stream stretch over "
+               "%.0f MiB %.2f-%.2f (%.2f); measured / predicted with them, median of the repeats: "
+               "decode %.2f, prefill %.2f\n",
                now_read_lo, now_read_hi, machine.size_bytes[last] / 1048576.0, now_threads,
                machine.read_gbs[now_threads - 1][last], now_barrier_lo, now_barrier_hi,
                machine.barrier_us[now_threads - 1], now_stretch_lo, now_stretch_hi,
-               machine.compute_stretch[now_threads - 1], median(decode_ratio, (int)repeats),
+               machine.compute_stretch[now_threads - 1], ls_machine_stream_bytes[stream_ix] / 1048576.0,
+               now_stream_lo, now_stream_hi, machine.stream_stretch[now_threads - 1][stream_ix],
+               median(decode_ratio, (int)repeats),
                median(prefill_ratio, (int)repeats));
     }
     if (steps && (ls_packed_weights_create(&packed, p, NULL) ||

@@ -79,7 +79,7 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return ls_fail(err, "cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"format\": \"lockstep-machine-9\",\n  \"threads\": %d,\n  \"sizes\": [",
+    fprintf(f, "{\n  \"format\": \"lockstep-machine-10\",\n  \"threads\": %d,\n  \"sizes\": [",
             m->n_threads);
     for (int s = 0; s < m->n_sizes; s++) fprintf(f, "%s%.0f", s ? ", " : "", m->size_bytes[s]);
     fprintf(f, "],\n  \"read_gbs\": [");
@@ -97,6 +97,7 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     fprintf(f, "],\n  \"compute_stretch\": [");
     for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->compute_stretch[t]);
     fprintf(f, "]");
+    save_rows(f, "stream_stretch", &m->stream_stretch[0][0], LS_MACHINE_STREAMS, m->n_threads);
     save_rows(f, "cold_us", &m->cold_us[0][0], LS_MACHINE_STREAMS, m->n_threads);
     save_rows(f, "cold_line_ns", &m->cold_line_ns[0][0], LS_MACHINE_STREAMS, m->n_threads);
     save_groups(f, "matmul_gmacs", m->matmul_gmacs, m->n_threads);
@@ -216,6 +217,10 @@ static int store(parser *p, double v) {
     } else if (!strcmp(p->path, ".compute_stretch") && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
         if (v < 1 || v > 10) return bad(p, "compute_stretch is outside 1..10");
         m->compute_stretch[ix[0]] = v;
+    } else if (!strcmp(p->path, ".stream_stretch") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
+               IN(ix[1], LS_MACHINE_STREAMS)) {
+        if (v < 1 || v > 10) return bad(p, "stream_stretch is outside 1..10");
+        m->stream_stretch[ix[0]][ix[1]] = v;
     } else if (!strcmp(p->path, ".cold_us") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) && IN(ix[1], LS_MACHINE_STREAMS)) {
         m->cold_us[ix[0]][ix[1]] = v;
     } else if (!strcmp(p->path, ".cold_line_ns") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
@@ -296,7 +301,7 @@ static int parse_value(parser *p, int nesting) {
     if (c == '"') {
         char text[64];
         if (parse_string(p, text, sizeof text)) return -1;
-        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-9")) p->format_ok = true;
+        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-10")) p->format_ok = true;
         return 0;
     }
     char number[40];
@@ -332,6 +337,7 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
                      m->matmul_gmacs_640[k][t][g] > 0;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int i = 0; i < LS_MACHINE_STREAMS; i++) ok = ok && m->matmul_stream_gmacs[k][t][i] > 0;
+        for (int i = 0; i < LS_MACHINE_STREAMS; i++) ok = ok && m->stream_stretch[t][i] >= 1;
         for (int r = 0; r < LS_RATE_COUNT; r++) ok = ok && m->rate_g[r][t] > 0;
         for (int h = 0; h < LS_MACHINE_HEAD_DIMS; h++)
             ok = ok && m->attention_gpairs[t][h] > 0 && m->attention_grows[t][h] > 0;
@@ -350,90 +356,92 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
  * kernels (those of 2026-12-05: two-cursor prefetch, a last group of 4 blocks on full-width
  * registers); four calibrations merged by tools/machine_builtin.py (the highest of each rate,
  * the median of each latency: the barrier reads 0.05 us or 0.5 as the host places the vCPUs),
- * and the compute stretch (machine format 9) the median of three later ones (1.21-1.31 with
- * one thread, 1.15-1.34 with two).
+ * then merged again with five of machine format 10 (the Q4_0 one-token kernel of 0303b65, the
+ * 16-row lane fold; the stream stretch, 1.07-1.35 over 16 MiB and 1.05-1.19 over 256 MiB
+ * with two threads, taken from those five only).
  * DRAM, in 2 MiB pages: 16 GB/s with 1 thread, 29 with 2. The figures before them came from
  * an AMD EPYC (Zen 4). Kernels change: recalibrate after they do, and
  * paste the output of tools/machine_builtin.py here. */
 static const char builtin_machine[] =
-    "{\"format\": \"lockstep-machine-9\", \"threads\": 2,\n"
+    "{\"format\": \"lockstep-machine-10\", \"threads\": 2,\n"
     " \"sizes\": [262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 25165824, 33554432, 50331648, 67108864, 268435456],\n"
-    " \"read_gbs\": [[108.1, 107, 106, 63.7, 30.22, 29.86, 29.9, 29.88, 29.88, 29.68, 28.87, 16.06], [215.9, 215.3, 210.2, 208.1, 128.9, 60.34, 59.53, 59.46, 59.5, 59.45, 58.47, 29.11]],\n"
-    " \"barrier_us\": [0.001, 0.5363], \"call_us\": [0.001, 0.5363],\n"
-    " \"stream_short_gmacs\": [25.48, 50.91],\n"
-    " \"compute_stretch\": [1.259, 1.3],\n"
-    " \"cold_us\": [[0.1524, 0.7616], [0.1688, 0.3914]], \"cold_line_ns\": [[2.455, 5.038], [2.24, 3.801]],\n"
+    " \"read_gbs\": [[108.2, 107, 106, 68.01, 30.58, 29.86, 29.9, 29.98, 29.93, 29.68, 28.87, 16.06], [216.1, 215.3, 211.2, 208.1, 144.5, 60.34, 59.53, 59.49, 59.54, 59.45, 58.47, 29.11]],\n"
+    " \"barrier_us\": [0.001, 0.492], \"call_us\": [0.001, 0.492],\n"
+    " \"stream_short_gmacs\": [25.56, 50.93],\n"
+    " \"compute_stretch\": [1.236, 1.306],\n"
+    " \"stream_stretch\": [[1.268, 1.131], [1.151, 1.125]],\n"
+    " \"cold_us\": [[0.1837, 0.7109], [0.1721, 0.465]], \"cold_line_ns\": [[2.28, 4.765], [2.236, 4.04]],\n"
     " \"matmul_gmacs\": {\n"
-    "  \"F32\": [[15.55, 20.74, 23.87, 25.78], [31.15, 41.41, 47.66, 51.42]],\n"
-    "  \"F16\": [[12.29, 16.94, 20.76, 23.37], [24.64, 33.55, 40.53, 46.7]],\n"
-    "  \"BF16\": [[11.66, 16.71, 21.26, 23.78], [23.15, 33.36, 42.42, 47.5]],\n"
+    "  \"F32\": [[15.65, 20.74, 23.87, 25.78], [31.15, 41.43, 47.66, 51.42]],\n"
+    "  \"F16\": [[12.29, 16.98, 20.84, 23.85], [24.64, 33.55, 40.72, 46.7]],\n"
+    "  \"BF16\": [[11.75, 16.71, 21.26, 23.78], [23.15, 33.36, 42.42, 47.51]],\n"
     "  \"Q4_0\": [[72.31, 95.13, 115.7, 133.5], [144.1, 185.9, 230.1, 266.7]],\n"
-    "  \"Q5_0\": [[54.1, 77.65, 99, 112], [108.1, 155, 197.3, 223.2]],\n"
-    "  \"Q8_0\": [[55.4, 103.8, 125.9, 141.6], [110.6, 202.8, 249.8, 279.9]],\n"
-    "  \"Q4_K\": [[40.65, 69.67, 93.32, 114.8], [80.74, 137.9, 185.9, 229.1]],\n"
-    "  \"Q5_K\": [[29.57, 57.27, 80.13, 104.5], [58.98, 114.1, 160, 205.7]],\n"
-    "  \"Q6_K\": [[30.31, 56.09, 73.48, 89.81], [60.41, 111.6, 146.3, 179]]},\n"
+    "  \"Q5_0\": [[54.1, 77.65, 99.12, 113.2], [108.1, 155, 197.3, 223.2]],\n"
+    "  \"Q8_0\": [[55.4, 103.8, 126, 143.5], [110.6, 206.6, 251.2, 282.1]],\n"
+    "  \"Q4_K\": [[41.13, 70.49, 93.32, 117.2], [81.95, 138.5, 185.9, 229.1]],\n"
+    "  \"Q5_K\": [[30.1, 57.27, 80.13, 104.5], [58.98, 114.1, 160, 205.7]],\n"
+    "  \"Q6_K\": [[30.81, 56.09, 73.48, 89.81], [60.63, 111.6, 146.3, 179]]},\n"
     " \"matmul_gmacs_512\": {\n"
-    "  \"F32\": [[16.13, 20.15, 23.08, 24.75], [32.18, 40.21, 46.07, 49.42]],\n"
-    "  \"F16\": [[12.24, 16.55, 20, 22.43], [24.23, 32.86, 39.39, 44.54]],\n"
-    "  \"BF16\": [[11.49, 16.31, 20.52, 22.84], [22.93, 31.88, 40.99, 45.63]],\n"
-    "  \"Q4_0\": [[65.01, 81.35, 99.69, 109.1], [128.9, 161.4, 199.2, 217.6]],\n"
-    "  \"Q5_0\": [[48.3, 65.36, 89.04, 98.98], [96.34, 128.7, 177.4, 197.7]],\n"
-    "  \"Q8_0\": [[48.4, 92.8, 106.1, 116.3], [96.41, 183.2, 212.5, 231.9]],\n"
-    "  \"Q4_K\": [[34.63, 61.45, 81.16, 96.73], [68.75, 120.8, 161.5, 192.9]],\n"
-    "  \"Q5_K\": [[26.6, 52.58, 68.4, 90.14], [53.05, 103.5, 137.1, 179.3]],\n"
-    "  \"Q6_K\": [[27.58, 49.76, 66.16, 79.5], [55.03, 99, 131.4, 156.9]]},\n"
+    "  \"F32\": [[16.16, 20.15, 23.08, 24.75], [32.18, 40.24, 46.07, 49.47]],\n"
+    "  \"F16\": [[12.24, 16.56, 20.13, 22.43], [24.23, 32.86, 39.57, 44.54]],\n"
+    "  \"BF16\": [[11.49, 16.31, 20.52, 22.84], [22.93, 32.25, 40.99, 45.63]],\n"
+    "  \"Q4_0\": [[65.01, 81.35, 99.8, 109.1], [128.9, 161.4, 199.2, 217.6]],\n"
+    "  \"Q5_0\": [[48.99, 65.36, 89.04, 98.98], [96.34, 129.5, 177.4, 197.7]],\n"
+    "  \"Q8_0\": [[48.4, 93.1, 106.1, 116.3], [96.41, 183.2, 212.5, 231.9]],\n"
+    "  \"Q4_K\": [[35.17, 61.45, 81.16, 96.73], [68.88, 121.4, 161.6, 192.9]],\n"
+    "  \"Q5_K\": [[26.98, 52.58, 70.46, 90.14], [53.84, 104.1, 140, 179.3]],\n"
+    "  \"Q6_K\": [[27.77, 49.76, 66.16, 79.5], [55.03, 99, 131.4, 156.9]]},\n"
     " \"matmul_gmacs_256\": {\n"
-    "  \"F32\": [[15.54, 19.06, 21.64, 22.91], [30.96, 38.04, 43.2, 45.77]],\n"
-    "  \"F16\": [[11.91, 16.1, 19.63, 20.86], [23.68, 31.34, 39.1, 41.48]],\n"
-    "  \"BF16\": [[11.18, 16.11, 19.29, 21.16], [22.24, 31.54, 37.85, 41.35]],\n"
-    "  \"Q4_0\": [[33.56, 36.6, 44.81, 50.54], [67.04, 72.58, 88.97, 100.9]],\n"
-    "  \"Q5_0\": [[25.27, 20.71, 31.13, 40.74], [50.51, 41.2, 62.27, 81.63]],\n"
-    "  \"Q8_0\": [[34.8, 40.1, 45.98, 52.1], [67.96, 79.95, 91.78, 104]],\n"
-    "  \"Q4_K\": [[18.4, 30.17, 37.8, 45.78], [36.78, 60.25, 75.36, 91.19]],\n"
-    "  \"Q5_K\": [[9.574, 18.31, 27.52, 38.85], [19.05, 36.47, 54.95, 77.59]],\n"
-    "  \"Q6_K\": [[14.96, 26.13, 33.07, 40.92], [29.78, 52.11, 66.02, 81.84]]},\n"
+    "  \"F32\": [[15.55, 19.08, 21.64, 22.91], [30.96, 38.04, 43.2, 45.77]],\n"
+    "  \"F16\": [[11.91, 16.1, 19.66, 20.86], [23.68, 31.63, 39.1, 41.48]],\n"
+    "  \"BF16\": [[11.34, 16.11, 19.29, 21.16], [22.24, 31.54, 37.85, 41.35]],\n"
+    "  \"Q4_0\": [[36.79, 36.6, 45.63, 50.54], [72.74, 72.58, 88.97, 100.9]],\n"
+    "  \"Q5_0\": [[26.03, 20.81, 31.13, 40.74], [51.84, 41.38, 62.27, 81.63]],\n"
+    "  \"Q8_0\": [[34.8, 40.32, 45.98, 52.1], [67.96, 80.16, 91.78, 104]],\n"
+    "  \"Q4_K\": [[18.4, 30.17, 38.21, 45.78], [36.78, 60.25, 75.98, 91.19]],\n"
+    "  \"Q5_K\": [[9.574, 18.35, 28.32, 38.85], [19.05, 36.47, 56.58, 77.59]],\n"
+    "  \"Q6_K\": [[15.07, 26.13, 33.16, 41.02], [29.78, 52.11, 66.02, 81.84]]},\n"
     " \"matmul_gmacs_288\": {\n"
-    "  \"F32\": [[15.66, 19.3, 21.95, 23.28], [31.1, 38.51, 43.86, 46.51]],\n"
-    "  \"F16\": [[12, 16.01, 19.79, 21.12], [23.99, 31.4, 39.33, 42.1]],\n"
+    "  \"F32\": [[15.66, 19.3, 21.95, 23.3], [31.2, 38.51, 43.86, 46.51]],\n"
+    "  \"F16\": [[12, 16.01, 19.79, 21.12], [23.99, 31.4, 39.33, 42.11]],\n"
     "  \"BF16\": [[11.11, 15.97, 19.55, 21.51], [22.04, 31.3, 38.86, 42.61]],\n"
-    "  \"Q4_0\": [[30.49, 40.21, 49.42, 57.13], [60.79, 79.99, 98.58, 114.1]],\n"
-    "  \"Q5_0\": [[18, 23.98, 35.79, 46.5], [35.81, 47.93, 71.36, 92.59]],\n"
-    "  \"Q8_0\": [[30.15, 41.8, 51.34, 59.11], [59.91, 82.67, 102.5, 117.9]],\n"
-    "  \"Q4_K\": [[18.44, 30.29, 37.84, 45.78], [36.69, 60.13, 75.56, 91.25]],\n"
-    "  \"Q5_K\": [[9.543, 18.3, 27.5, 38.85], [18.97, 36.91, 54.98, 77.56]],\n"
-    "  \"Q6_K\": [[14.94, 26.09, 33.1, 41.09], [29.13, 52.04, 65.98, 81.96]]},\n"
+    "  \"Q4_0\": [[36.62, 40.27, 49.42, 57.13], [71.4, 79.99, 98.58, 114.1]],\n"
+    "  \"Q5_0\": [[18.79, 23.98, 35.79, 46.5], [37.03, 47.93, 71.36, 92.59]],\n"
+    "  \"Q8_0\": [[30.3, 41.83, 51.34, 59.11], [59.91, 82.76, 102.5, 117.9]],\n"
+    "  \"Q4_K\": [[18.49, 30.29, 38.32, 45.78], [36.69, 60.13, 76.4, 91.25]],\n"
+    "  \"Q5_K\": [[9.543, 18.31, 28.32, 38.85], [18.97, 36.91, 56.41, 77.56]],\n"
+    "  \"Q6_K\": [[14.94, 26.09, 33.1, 41.09], [29.15, 52.04, 66.21, 81.96]]},\n"
     " \"matmul_gmacs_640\": {\n"
-    "  \"F32\": [[16.26, 20.35, 23.38, 25.14], [32.32, 40.64, 46.71, 50.23]],\n"
-    "  \"F16\": [[12.39, 16.7, 20.31, 22.8], [24.75, 32.49, 39.98, 45.55]],\n"
-    "  \"BF16\": [[11.65, 16.46, 20.78, 23.21], [22.76, 32.13, 41.52, 46.39]],\n"
-    "  \"Q4_0\": [[57.77, 73, 87.39, 94.65], [114.9, 145.5, 174.4, 189.1]],\n"
-    "  \"Q5_0\": [[43.54, 58.16, 77.88, 87.59], [86.99, 116.2, 155.7, 170.1]],\n"
-    "  \"Q8_0\": [[50.41, 83.19, 93.66, 100.1], [96.93, 160.6, 186.4, 199.8]],\n"
-    "  \"Q4_K\": [[34.65, 61, 81.17, 96.63], [68.98, 121.7, 162.1, 192.8]],\n"
-    "  \"Q5_K\": [[26.73, 52.51, 68.31, 89.78], [53.11, 103.7, 136.4, 179.8]],\n"
-    "  \"Q6_K\": [[27.66, 48.97, 66.52, 79.63], [55.29, 97.52, 131.5, 157.7]]},\n"
+    "  \"F32\": [[16.26, 20.36, 23.38, 25.15], [32.32, 40.64, 46.71, 50.23]],\n"
+    "  \"F16\": [[12.39, 16.7, 20.31, 22.8], [24.75, 33.36, 39.98, 45.55]],\n"
+    "  \"BF16\": [[11.65, 16.46, 20.78, 23.21], [22.82, 32.13, 41.52, 46.39]],\n"
+    "  \"Q4_0\": [[62.23, 73, 87.39, 94.65], [117.5, 145.5, 174.4, 189.1]],\n"
+    "  \"Q5_0\": [[47.12, 58.26, 77.88, 87.59], [94.08, 116.2, 155.7, 170.1]],\n"
+    "  \"Q8_0\": [[50.41, 83.19, 93.75, 100.2], [96.93, 160.6, 187.1, 199.9]],\n"
+    "  \"Q4_K\": [[35.2, 61.44, 81.23, 96.63], [70.2, 121.9, 162.1, 192.8]],\n"
+    "  \"Q5_K\": [[27.06, 52.51, 70.54, 90.03], [53.47, 103.7, 140.6, 179.8]],\n"
+    "  \"Q6_K\": [[27.68, 49.06, 66.52, 79.63], [55.29, 97.52, 131.5, 157.7]]},\n"
     " \"rates_g\": {\n"
     "  \"embed\": [1.983, 3.951],\n"
-    "  \"rmsnorm\": [6.334, 12.54],\n"
-    "  \"quantize\": [2.798, 5.581],\n"
+    "  \"rmsnorm\": [6.384, 12.55],\n"
+    "  \"quantize\": [2.798, 5.589],\n"
     "  \"add\": [8.13, 16.14],\n"
-    "  \"rope\": [8.711, 17.26],\n"
-    "  \"kv_store\": [2.153, 4.291],\n"
-    "  \"glu_gelu\": [1.379, 2.666],\n"
-    "  \"glu_silu\": [1.701, 3.372]},\n"
-    " \"attention_gpairs\": [[0.1876, 0.1422, 0.09909, 0.06062], [0.3585, 0.2802, 0.1956, 0.1197]],\n"
-    " \"attention_grows\": [[0.07234, 0.05987, 0.04979, 0.02908], [0.1596, 0.1144, 0.09757, 0.05862]],\n"
+    "  \"rope\": [8.711, 17.33],\n"
+    "  \"kv_store\": [2.153, 4.293],\n"
+    "  \"glu_gelu\": [1.381, 2.666],\n"
+    "  \"glu_silu\": [1.71, 3.374]},\n"
+    " \"attention_gpairs\": [[0.1876, 0.1446, 0.09909, 0.06068], [0.3606, 0.2802, 0.1956, 0.1197]],\n"
+    " \"attention_grows\": [[0.07935, 0.06066, 0.04979, 0.02908], [0.1596, 0.1149, 0.1006, 0.05862]],\n"
     " \"matmul_stream_gmacs\": {\n"
-    "  \"F32\": [[7.62, 3.749], [14.95, 7.197]],\n"
+    "  \"F32\": [[7.69, 3.749], [14.95, 7.197]],\n"
     "  \"F16\": [[12.11, 5.132], [23.95, 10.04]],\n"
     "  \"BF16\": [[11.25, 5.115], [22.41, 10]],\n"
-    "  \"Q4_0\": [[48.56, 30.44], [96.27, 64.52]],\n"
+    "  \"Q4_0\": [[48.6, 30.44], [96.27, 64.52]],\n"
     "  \"Q5_0\": [[39.85, 22.95], [79.76, 51.49]],\n"
-    "  \"Q8_0\": [[27.29, 16.79], [54.12, 37.77]],\n"
-    "  \"Q4_K\": [[40.46, 28.4], [80.3, 62.67]],\n"
+    "  \"Q8_0\": [[27.34, 16.79], [54.18, 37.77]],\n"
+    "  \"Q4_K\": [[40.81, 28.4], [81.53, 62.67]],\n"
     "  \"Q5_K\": [[30.27, 23.06], [60.2, 48.83]],\n"
-    "  \"Q6_K\": [[30.06, 20.9], [59.98, 43.94]]}}\n";
+    "  \"Q6_K\": [[30.23, 20.9], [60.55, 43.94]]}}\n";
 
 void ls_machine_builtin(ls_machine *m) {
     if (parse_machine(m, builtin_machine, strlen(builtin_machine), "built-in", NULL)) {
@@ -446,6 +454,7 @@ void ls_machine_builtin(ls_machine *m) {
         m->barrier_us[0] = m->call_us[0] = 0.1;
         m->stream_short_gmacs[0] = 10;
         m->compute_stretch[0] = 1;
+        m->stream_stretch[0][0] = m->stream_stretch[0][1] = 1;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int g = 0; g < LS_MACHINE_GROUPS; g++) m->matmul_gmacs[k][0][g] = m->matmul_gmacs_512[k][0][g] = m->matmul_gmacs_256[k][0][g] =
                     m->matmul_gmacs_288[k][0][g] = m->matmul_gmacs_640[k][0][g] = 20;
@@ -517,9 +526,10 @@ static double at_working_set(const double x[], const double y[], double ws) {
 
 /* One thread's us per weight byte of a one-token product of type k streaming a working set
  * of ws bytes, T threads at once: from the measured rates (rows of 1024, so bytes per
- * multiply-add are the type's) at the L2 size and at the stream sizes, linear in log(ws)
- * between, the last beyond, never less than at a smaller size. */
-static double stream_us_per_byte(const ls_machine *m, int k, double ws, int T) {
+ * multiply-add are the type's) at the L2 size and at the stream sizes, those slowed by the
+ * host's contention when `stretched` (stream_stretch), linear in log(ws) between, the last
+ * beyond, never less than at a smaller size. */
+static double stream_us_per_byte(const ls_machine *m, int k, double ws, int T, bool stretched) {
     const int th = ls_machine_threads(m, T) - 1;
     const ls_dtype_info *info = ls_dtype_find(ls_machine_types[k]);
     double bytes_per_mac = (double)info->block_bytes / (double)info->block_elements;
@@ -529,6 +539,7 @@ static double stream_us_per_byte(const ls_machine *m, int k, double ws, int T) {
     for (int i = 0; i < LS_MACHINE_STREAMS; i++) {
         x[i + 1] = ls_logf((float)ls_machine_stream_bytes[i]);
         double v = T / (m->matmul_stream_gmacs[k][th][i] * 1e3 * bytes_per_mac);
+        if (stretched) v *= m->stream_stretch[th][i];
         y[i + 1] = v > y[i] ? v : y[i];
     }
     return at_working_set(x, y, ws);
@@ -540,8 +551,8 @@ static double stream_blend(const ls_machine *m, int T) {
     const int th = ls_machine_threads(m, T) - 1, k = ls_machine_type_index(LS_Q8_0);
     const double bytes = 9.0 * 34.0;
     double compute = 288.0 / (m->matmul_gmacs_288[k][th][0] / T * 1e3);
-    double l2 = bytes * stream_us_per_byte(m, k, 1, T);
-    double stream = bytes * stream_us_per_byte(m, k, ls_machine_stream_bytes[0], T);
+    double l2 = bytes * stream_us_per_byte(m, k, 1, T, false);
+    double stream = bytes * stream_us_per_byte(m, k, ls_machine_stream_bytes[0], T, false);
     double measured = 288.0 / (m->stream_short_gmacs[th] / T * 1e3);
     double most = compute > stream ? compute : stream, sum = compute + stream - l2;
     if (!(sum > most)) return 1;
@@ -701,8 +712,8 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
         /* The calibrated rate already includes reading a matrix of this size per thread. */
         double in_rate_bw = bandwidth(m, (double)LS_MACHINE_MATMUL_BYTES * T, T) / T;
         /* one row: the tile streamed from the call's working set, and in L2 (cost.h) */
-        double stream = rows == 1 ? tile_bytes * stream_us_per_byte(m, k, c->working_set, T) : 0;
-        double stream_l2 = rows == 1 ? tile_bytes * stream_us_per_byte(m, k, 1, T) : 0;
+        double stream = rows == 1 ? tile_bytes * stream_us_per_byte(m, k, c->working_set, T, true) : 0;
+        double stream_l2 = rows == 1 ? tile_bytes * stream_us_per_byte(m, k, 1, T, false) : 0;
         bool is_float = w->type == LS_F32 || w->type == LS_F16 || w->type == LS_BF16;
         /* quantized: full groups of 512 elements and a partial last one, of exactly 4 blocks
          * (priced from rows of 640), other counts up to 8 (the half-width code, from rows of
@@ -734,7 +745,7 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
             double row_us = fixed + per_unit * ((double)full_groups + float_units) + (tail && last > 0 ? last : 0);
             for (int64_t i = 0; i < passes; i++) {
                 double compute = (double)(b - a) * row_us;
-                if (rows == 1) { /* bound by the stream: not stretched (cost.h) */
+                if (rows == 1) { /* bound by the stream: compute not stretched (cost.h) */
                     double most = compute > stream ? compute : stream;
                     us += most + c->blend * (compute + stream - stream_l2 - most);
                 } else {

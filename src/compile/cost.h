@@ -14,7 +14,8 @@
  *     time_t = max(memory_t, compute_t)                    (kernels but matmul, matmul prefill)
  *     time_t = max(c_t, stream_t) + k (c_t + stream_t - l2_t - max(...))
  *                                        (matmul, one row; c_t: compute_t not stretched)
- *       stream_t = tile bytes * stream(type, working set, T), l2_t = the same in L2
+ *       stream_t = tile bytes * stream(type, working set, T) * stream_stretch(working set, T),
+ *       l2_t = the same in L2, not stretched
  *   step = max over threads of time_t + barrier(T).
  * The matmul kernels take 16 blocks of 32 at a time (512 elements), so their work counts
  * n_in rounded up to 512 (quantized types) or 16 (float types), and a row costs a fixed part
@@ -48,7 +49,11 @@
  * the host as calibrate found it (1.00 on a machine of one's own; 1.1-1.4 on this shared
  * one from minute to minute). A one-row product is bound by its stream, which that contention
  * slows far less (stretching its compute put the cache-resident model's decode at 0.88 of the
- * prediction, against 1.02 without), so the blend takes the fastest rates, as k was fitted. */
+ * prediction, against 1.02 without), so the blend takes the fastest rates, as k was fitted,
+ * but the stream itself is slowed by its own measured stretch: the mean time of calibrate's
+ * streaming runs over their fastest (1.13-1.19 at 256 MiB, 1.15-1.36 at 16 MiB here, 2
+ * threads); without it the decode of the default model measured 1.12-1.20 of a prediction
+ * from figures taken seconds before, on a busy host. */
 #ifndef LS_COST_H
 #define LS_COST_H
 
@@ -132,6 +137,9 @@ typedef struct ls_machine {
      * average, as the slowest of T threads at once, on this host (>= 1): the host lends the
      * cores to other guests part of the time (calibrate.c, contention) */
     double compute_stretch[LS_MACHINE_THREADS];
+    /* [T-1][s]: the same for one-token products streaming ls_machine_stream_bytes[s], T
+     * threads at once: their mean time over the fastest (calibrate.c, measure_stream) */
+    double stream_stretch[LS_MACHINE_THREADS][LS_MACHINE_STREAMS];
     char source[320];                /* the file it came from, or "built-in defaults ..." */
     bool builtin;
 } ls_machine;

@@ -148,9 +148,15 @@ static double team_run(int n, job_fn *fn, void *ctx, int64_t iterations) {
     return now_s() - start;
 }
 
+/* Every timed run of a case, seconds per iteration: their sum, count and the fastest. */
+typedef struct run_stats {
+    double sum, fastest;
+    int64_t runs;
+} run_stats;
+
 /* Iterations so that one run takes about TARGET_SECONDS, then the best of `repeats` runs:
- * returns seconds per iteration (-1 on failure). */
-static double best_of(int n, job_fn *fn, void *ctx, int repeats) {
+ * returns seconds per iteration (-1 on failure); each run also goes into *stats if given. */
+static double best_of_runs(int n, job_fn *fn, void *ctx, int repeats, run_stats *stats) {
     int64_t iterations = 1;
     double s;
     for (;;) {
@@ -165,9 +171,17 @@ static double best_of(int n, job_fn *fn, void *ctx, int repeats) {
         s = team_run(n, fn, ctx, iterations);
         if (s < 0) return -1;
         if (s < best) best = s;
+        if (stats) {
+            double per = s / (double)iterations;
+            stats->sum += per;
+            stats->runs++;
+            if (stats->fastest == 0 || per < stats->fastest) stats->fastest = per;
+        }
     }
     return best / (double)iterations;
 }
+
+static double best_of(int n, job_fn *fn, void *ctx, int repeats) { return best_of_runs(n, fn, ctx, repeats, NULL); }
 
 static double best_per_iteration(int n, job_fn *fn, void *ctx) { return best_of(n, fn, ctx, REPEATS); }
 
@@ -672,13 +686,21 @@ static int measure_matmul(ls_machine *m, contention *cn, FILE *log, char *err) {
  * set lives, with the kernel it runs (packed where it packs); cost.h's slowdown comes from
  * these rates over the L2 ones. The buffer is the bandwidth sweep's, as rows of 1024 of each
  * type in turn (its bytes, 0x11, are valid values of every type, packed or not); thread i
- * takes the i-th share of the rows, as the runtime's tiles do. */
+ * takes the i-th share of the rows, as the runtime's tiles do.
+ *
+ * Those rates are the fastest runs too. How much longer a run takes on average on this host,
+ * as the slowest of its t threads, is stream_stretch[t-1][s]: for each type, the mean of all
+ * its runs over its fastest, then the mean over the types (a run is one pass over 256 MiB,
+ * about a decoded token of the default model, or a few passes over 16 MiB: 2 ms or more;
+ * 81 to 324 runs a figure). Like compute, a stream shares the core with the host's other
+ * guests (the product's arithmetic) and the memory system with everything on the host. */
 
 /* G multiply-adds/s of t threads streaming one-token products of `type` on rows of n_in over
  * ws bytes of memory (a share of the rows each), the best of a few runs; -1 when the threads
- * cannot start. act: room for the activation row, x its n_in values; out: a float per row. */
+ * cannot start. act: room for the activation row, x its n_in values; out: a float per row;
+ * stats, when given, collects every run. */
 static double stream_gmacs(ls_dtype type, int64_t n_in, double ws, int t, uint8_t *memory, const float *x,
-                           void *act, float *out) {
+                           void *act, float *out, run_stats *stats) {
     const ls_dtype_info *info = ls_dtype_find(type);
     size_t row_bytes = (size_t)n_in / info->block_elements * info->block_bytes;
     int64_t rows = (int64_t)(ws / (double)row_bytes) / t * t;
@@ -688,7 +710,7 @@ static double stream_gmacs(ls_dtype type, int64_t n_in, double ws, int t, uint8_
     job.packed[0] = ls_packed_supported(type) ? memory : NULL;
     job.activations[0] = act;
     job.out[0] = out;
-    double s = best_of(t, matmul_run, &job, PASS_REPEATS);
+    double s = best_of_runs(t, matmul_run, &job, PASS_REPEATS, stats);
     return s > 0 ? (double)rows * (double)n_in / s / 1e9 : -1;
 }
 
@@ -705,14 +727,15 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
     float x[MATMUL_N_IN];
     for (int i = 0; i < MATMUL_N_IN; i++) x[i] = (float)((i * 37) % 101 - 50) / 50.0f;
     int rc = 0;
-    for (int t = t_lo; t <= t_hi && !rc; t++)
+    for (int t = t_lo; t <= t_hi && !rc; t++) {
+        run_stats runs[LS_MACHINE_TYPES][LS_MACHINE_STREAMS] = {0};
         for (int pass = 0, improved = 1; !rc && sweep_again(pass, improved); pass++) {
             improved = 0;
             contention_burst(cn, t);
             for (int k = 0; k < LS_MACHINE_TYPES && !rc; k++)
                 for (int i = 0; i < LS_MACHINE_STREAMS; i++) {
                     double g = stream_gmacs(ls_machine_types[k], MATMUL_N_IN, ls_machine_stream_bytes[i], t, memory,
-                                            x, act, out);
+                                            x, act, out, &runs[k][i]);
                     if (g < 0) {
                         rc = ls_fail(err, "cannot start %d threads", t);
                         break;
@@ -720,11 +743,17 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
                     improved |= keep_best(&m->matmul_stream_gmacs[k][t - 1][i], g);
                 }
             if (!rc) { /* Q8_0 rows of 288 over the first size: the cost model's blend (cost.h) */
-                double g = stream_gmacs(LS_Q8_0, 288, ls_machine_stream_bytes[0], t, memory, x, act, out);
+                double g = stream_gmacs(LS_Q8_0, 288, ls_machine_stream_bytes[0], t, memory, x, act, out, NULL);
                 if (g < 0) rc = ls_fail(err, "cannot start %d threads", t);
                 else improved |= keep_best(&m->stream_short_gmacs[t - 1], g);
             }
         }
+        for (int i = 0; i < LS_MACHINE_STREAMS && !rc; i++) {
+            double sum = 0;
+            for (int k = 0; k < LS_MACHINE_TYPES; k++) sum += runs[k][i].sum / (double)runs[k][i].runs / runs[k][i].fastest;
+            m->stream_stretch[t - 1][i] = sum / LS_MACHINE_TYPES;
+        }
+    }
     free(act);
     free(out);
     for (int k = 0; log && !rc && k < LS_MACHINE_TYPES; k++) {
@@ -736,6 +765,10 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
         fputc('\n', log);
     }
     if (log && !rc) {
+        fprintf(log, "matmul one token, mean run over the fastest, 16 | 256 MiB:");
+        for (int t = t_lo; t <= t_hi; t++)
+            fprintf(log, " [%d] %.3f | %.3f", t, m->stream_stretch[t - 1][0], m->stream_stretch[t - 1][1]);
+        fputc('\n', log);
         fprintf(log, "matmul Q8_0  one token, rows of 288 over 16 MiB, GMAC/s:");
         for (int t = t_lo; t <= t_hi; t++) fprintf(log, " %.1f (%d)", m->stream_short_gmacs[t - 1], t);
         fputc('\n', log);
