@@ -51,9 +51,9 @@
  * slows far less (stretching its compute put the cache-resident model's decode at 0.88 of the
  * prediction, against 1.02 without), so the blend takes the fastest rates, as k was fitted,
  * but the stream itself is slowed by its own measured stretch: the mean time of calibrate's
- * streaming runs over their fastest (1.13-1.19 at 256 MiB, 1.15-1.36 at 16 MiB here, 2
- * threads); without it the decode of the default model measured 1.12-1.20 of a prediction
- * from figures taken seconds before, on a busy host. */
+ * streaming runs over their fastest (1.05-1.19 at 256 MiB, 1.06-1.35 at 16 MiB here, 2
+ * threads, in eleven calibrations); without it the decode of the default model measured
+ * 1.12-1.20 of a prediction from figures taken seconds before, on a busy host. */
 #ifndef LS_COST_H
 #define LS_COST_H
 
