@@ -219,9 +219,12 @@ int cmd_bench(int argc, char **argv) {
     const int now_threads = ls_machine_threads(&machine, p->n_threads);
     double now_s = 0, now_read_lo = 1e30, now_read_hi = 0, now_barrier_lo = 1e30, now_barrier_hi = 0;
     double now_stretch_lo = 1e30, now_stretch_hi = 0, now_stream_lo = 1e30, now_stream_hi = 0;
-    /* the stream size nearer (in log) the decode's working set: whose stretch to print */
+    /* the stream size nearest (in log) the decode's working set: whose stretch to print */
     const double decode_ws = ls_cost_working_set(p, 1, n_prompt);
-    const int stream_ix = decode_ws * decode_ws > ls_machine_stream_bytes[0] * ls_machine_stream_bytes[1];
+    int stream_ix = 0;
+    while (stream_ix + 1 < LS_MACHINE_STREAMS &&
+           decode_ws * decode_ws > ls_machine_stream_bytes[stream_ix] * ls_machine_stream_bytes[stream_ix + 1])
+        stream_ix++;
 
     int64_t n_vocab = p->graph.nodes[p->graph.output].width;
     int32_t *tokens = malloc((size_t)needed * sizeof *tokens);

@@ -16,10 +16,10 @@
 static const char *usage =
     "usage: lockstep calibrate [-t THREADS] [-o FILE]\n"
     "Measures read bandwidth per thread count and working-set size (L2 to DRAM), matmul\n"
-    "throughput per weight type (weights in L2, and streamed from 16 and 256 MiB), the other\n"
-    "kernels, the barrier and how much other load on the host slows compute on average\n"
-    "(20-40 s: sweeps repeat while a figure still improves), prints the figures and saves\n"
-    "them for `lockstep compile` and `lockstep bench`.\n"
+    "throughput per weight type (weights in L2, and streamed from 16 MiB, 256 MiB and 1 GiB),\n"
+    "the other kernels, the barrier and how much other load on the host slows compute and\n"
+    "weight streams on average (30-60 s: sweeps repeat while a figure still improves), prints\n"
+    "the figures and saves them for `lockstep compile` and `lockstep bench`.\n"
     "  -t, --threads N    measure 1..N threads (default: one per CPU, at most 16)\n"
     "  -o, --output FILE  where to save (default $LOCKSTEP_MACHINE, else\n"
     "                     ~/.cache/lockstep/machine.json)\n";

@@ -24,7 +24,8 @@
  * weights come from wherever the model's working set lives; how fast a kernel streams them
  * depends on the kernel (the packed ones are memory-bound from DRAM, the K-quant ones nearly
  * compute-bound), so it is measured per type: the same one-token product over working sets
- * of 16 MiB (the last-level cache) and 256 MiB (DRAM); stream is its time per weight byte,
+ * of 16 MiB (the last-level cache), 256 MiB (DRAM, or partly the last-level cache where that
+ * is as large: the 260 MiB one here) and 1 GiB (DRAM); stream is its time per weight byte,
  * interpolated in log(working set) from the L2 rate. A row shorter than 1024 computes longer
  * per byte than the rows the stream was measured on, and how much of that extra compute
  * hides under the stream depends on the machine: the time is a blend of max(compute, stream)
@@ -38,7 +39,7 @@
  * norm weights, the embedding row, the RoPE angles, the KV rows stored and (attention, in
  * place of their streaming time) the KV rows read, each cold_us + cold_line_ns per line,
  * interpolated in log(working set) from 0 at the L2 size to the figures measured after
- * streams of 16 and 256 MiB.
+ * streams of 16 MiB, 256 MiB and 1 GiB.
  * bytes_t: the weight bytes of its tile (a prefill matmul reads them once per token group;
  * the first pass at the bandwidth of the call's working set, the others at the bandwidth of
  * the matrix's own size), plus activations and KV rows. The working set of a call is all it
@@ -84,8 +85,8 @@ typedef enum ls_rate {
 /* The weight types of matmul_gmacs[k], in order, and the rates' names in the machine file. */
 extern const ls_dtype ls_machine_types[LS_MACHINE_TYPES];
 /* The working sets one-token matmuls are measured over: the last-level cache, DRAM. */
-#define LS_MACHINE_STREAMS 2
-extern const double ls_machine_stream_bytes[LS_MACHINE_STREAMS]; /* 16 MiB, 256 MiB */
+#define LS_MACHINE_STREAMS 3
+extern const double ls_machine_stream_bytes[LS_MACHINE_STREAMS]; /* 16 MiB, 256 MiB, 1 GiB */
 /* The head sizes attention is measured at; others are interpolated linearly between them. */
 #define LS_MACHINE_HEAD_DIMS 4
 extern const int ls_machine_head_dims[LS_MACHINE_HEAD_DIMS]; /* 32 64 128 256 */

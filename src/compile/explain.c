@@ -79,9 +79,10 @@ void ls_explain(FILE *out, const ls_program *p, const ls_machine *m) {
                 sm.decode_ms, sm.decode_position, sm.prefill_ms, sm.prefill_tokens,
                 sm.prefill_ms / (double)sm.prefill_tokens, p->max_rows);
         const int th = ls_machine_threads(m, p->n_threads) - 1;
-        fprintf(out, "machine model: %s (compute stretched %.2fx, weight streams %.2fx over 16 MiB and %.2fx "
-                     "over 256 MiB: the host's contention)\n",
-                m->source, m->compute_stretch[th], m->stream_stretch[th][0], m->stream_stretch[th][1]);
+        fprintf(out, "machine model: %s (compute stretched %.2fx, weight streams %.2fx / %.2fx / %.2fx over "
+                     "16 MiB / 256 MiB / 1 GiB: the host's contention)\n",
+                m->source, m->compute_stretch[th], m->stream_stretch[th][0], m->stream_stretch[th][1],
+                m->stream_stretch[th][2]);
     }
 }
 
@@ -144,10 +145,10 @@ void ls_explain_json(FILE *out, const ls_program *p, const ls_machine *m) {
         fprintf(out, ", \"bytes\": %.0f, \"operations\": %.0f, \"predicted_decode_ms\": %.4f, "
                      "\"decode_position\": %" PRId64 ", \"predicted_prefill_ms\": %.4f, "
                      "\"prefill_tokens\": %" PRId64 ", \"working_set_bytes\": %.0f, \"compute_stretch\": %.4f, "
-                     "\"stream_stretch\": [%.4f, %.4f]",
+                     "\"stream_stretch\": [%.4f, %.4f, %.4f]",
                 sm.bytes, sm.work, sm.decode_ms, sm.decode_position, sm.prefill_ms, sm.prefill_tokens,
                 ls_cost_working_set(p, p->max_rows, 0), m->compute_stretch[th], m->stream_stretch[th][0],
-                m->stream_stretch[th][1]);
+                m->stream_stretch[th][1], m->stream_stretch[th][2]);
     }
     fputs("}\n}\n", out);
 }

@@ -31,7 +31,8 @@
 #define MIN_PASSES 3    /* sweeps over the bandwidth, matmul and kernel cases, at least */
 #define MAX_PASSES 12   /* ... and at most: until a sweep improves no figure by 2% */
 #define PASS_REPEATS 3  /* runs per case in one sweep */
-#define DRAM_BYTES ((size_t)256 << 20) /* the largest working set: DRAM on any machine here */
+#define DRAM_BYTES ((size_t)256 << 20) /* the read sweep's largest working set */
+#define MEMORY_BYTES ((size_t)1 << 30)  /* the largest stream: DRAM on any machine here */
 #define TARGET_SECONDS 0.002 /* length of one timed run */
 
 static double now_s(void) {
@@ -592,7 +593,7 @@ static void barrier_run(void *ctx, int thread, int64_t iterations) {
 
 /* ---- the whole calibration ----------------------------------------------------------- */
 
-/* memory: DRAM_BYTES bytes; thread counts t_lo..t_hi */
+/* memory: MEMORY_BYTES bytes; thread counts t_lo..t_hi */
 static int measure_bandwidth(ls_machine *m, const uint8_t *memory, contention *cn, int t_lo, int t_hi, FILE *log,
                              char *err) {
     static const double sizes_kib[LS_MACHINE_SIZES] = {256,   512,   1024,  2048,  4096,  8192,
@@ -688,19 +689,30 @@ static int measure_matmul(ls_machine *m, contention *cn, FILE *log, char *err) {
  * type in turn (its bytes, 0x11, are valid values of every type, packed or not); thread i
  * takes the i-th share of the rows, as the runtime's tiles do.
  *
+ * The three sizes: the last-level cache, and two beyond it as it is on most machines. Here
+ * the last-level cache is 260 MiB, shared with the host's other guests, and a stream over 256
+ * MiB finds part of itself there (the default model's decode does too: its working set is 236
+ * MiB); over 1 GiB the products ran 0.65-0.85 as fast (Q8_0, two threads), as the decode of a
+ * 1.1-GiB model does. One run of each type over 1 GiB a sweep (a run is a whole pass, 35 ms
+ * or more), three over the others. A sweep takes the sizes from the largest, each size's
+ * types one after the other, as a decode's tokens stream the same weights one after the
+ * other: the last-level cache then keeps what it keeps of a working set about its own size
+ * (with each type's 1 GiB pass between its 256 MiB runs, the streams over 256 MiB read 10-20%
+ * slower and the default model's decode, 236 MiB, ran 0.79-0.88 of its prediction).
+ *
  * Those rates are the fastest runs too. How much longer a run takes on average on this host,
  * as the slowest of its t threads, is stream_stretch[t-1][s]: for each type, the mean of all
  * its runs over its fastest, then the mean over the types (a run is one pass over 256 MiB,
- * about a decoded token of the default model, or a few passes over 16 MiB: 2 ms or more;
- * 81 to 324 runs a figure). Like compute, a stream shares the core with the host's other
- * guests (the product's arithmetic) and the memory system with everything on the host. */
+ * about a decoded token of the default model, or over 1 GiB, or a few passes over 16 MiB: 2
+ * ms or more). Like compute, a stream shares the core with the host's other guests (the
+ * product's arithmetic) and the memory system with everything on the host. */
 
 /* G multiply-adds/s of t threads streaming one-token products of `type` on rows of n_in over
  * ws bytes of memory (a share of the rows each), the best of a few runs; -1 when the threads
  * cannot start. act: room for the activation row, x its n_in values; out: a float per row;
  * stats, when given, collects every run. */
 static double stream_gmacs(ls_dtype type, int64_t n_in, double ws, int t, uint8_t *memory, const float *x,
-                           void *act, float *out, run_stats *stats) {
+                           void *act, float *out, int repeats, run_stats *stats) {
     const ls_dtype_info *info = ls_dtype_find(type);
     size_t row_bytes = (size_t)n_in / info->block_elements * info->block_bytes;
     int64_t rows = (int64_t)(ws / (double)row_bytes) / t * t;
@@ -710,7 +722,7 @@ static double stream_gmacs(ls_dtype type, int64_t n_in, double ws, int t, uint8_
     job.packed[0] = ls_packed_supported(type) ? memory : NULL;
     job.activations[0] = act;
     job.out[0] = out;
-    double s = best_of_runs(t, matmul_run, &job, PASS_REPEATS, stats);
+    double s = best_of_runs(t, matmul_run, &job, repeats, stats);
     return s > 0 ? (double)rows * (double)n_in / s / 1e9 : -1;
 }
 
@@ -718,7 +730,7 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
     size_t act_bytes = ls_activation_row_bytes(LS_Q8_0, MATMUL_N_IN) + 4096; /* the largest */
     void *act = NULL, *out = NULL;
     if (posix_memalign(&act, 64, act_bytes)) act = NULL;
-    if (posix_memalign(&out, 64, DRAM_BYTES / 512 * sizeof(float))) out = NULL; /* a row >= 512 B */
+    if (posix_memalign(&out, 64, MEMORY_BYTES / 512 * sizeof(float))) out = NULL; /* a row >= 512 B */
     if (!act || !out) {
         free(act);
         free(out);
@@ -732,18 +744,23 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
         for (int pass = 0, improved = 1; !rc && sweep_again(pass, improved); pass++) {
             improved = 0;
             contention_burst(cn, t);
-            for (int k = 0; k < LS_MACHINE_TYPES && !rc; k++)
-                for (int i = 0; i < LS_MACHINE_STREAMS; i++) {
-                    double g = stream_gmacs(ls_machine_types[k], MATMUL_N_IN, ls_machine_stream_bytes[i], t, memory,
-                                            x, act, out, &runs[k][i]);
-                    if (g < 0) {
-                        rc = ls_fail(err, "cannot start %d threads", t);
-                        break;
-                    }
-                    improved |= keep_best(&m->matmul_stream_gmacs[k][t - 1][i], g);
+            /* the largest size first, each size's types in a row after one untimed pass: a
+             * size's runs meet the cache as a decode's tokens do, each after the last */
+            for (int i = LS_MACHINE_STREAMS - 1; i >= 0 && !rc; i--) {
+                const bool last = i == LS_MACHINE_STREAMS - 1;
+                double ws = ls_machine_stream_bytes[i];
+                if (!last && stream_gmacs(ls_machine_types[0], MATMUL_N_IN, ws, t, memory, x, act, out, 1, NULL) < 0)
+                    rc = ls_fail(err, "cannot start %d threads", t);
+                for (int k = 0; k < LS_MACHINE_TYPES && !rc; k++) {
+                    double g = stream_gmacs(ls_machine_types[k], MATMUL_N_IN, ws, t, memory, x, act, out,
+                                            last ? 1 : PASS_REPEATS, &runs[k][i]);
+                    if (g < 0) rc = ls_fail(err, "cannot start %d threads", t);
+                    else improved |= keep_best(&m->matmul_stream_gmacs[k][t - 1][i], g);
                 }
+            }
             if (!rc) { /* Q8_0 rows of 288 over the first size: the cost model's blend (cost.h) */
-                double g = stream_gmacs(LS_Q8_0, 288, ls_machine_stream_bytes[0], t, memory, x, act, out, NULL);
+                double g = stream_gmacs(LS_Q8_0, 288, ls_machine_stream_bytes[0], t, memory, x, act, out, PASS_REPEATS,
+                                        NULL);
                 if (g < 0) rc = ls_fail(err, "cannot start %d threads", t);
                 else improved |= keep_best(&m->stream_short_gmacs[t - 1], g);
             }
@@ -757,7 +774,8 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
     free(act);
     free(out);
     for (int k = 0; log && !rc && k < LS_MACHINE_TYPES; k++) {
-        fprintf(log, "matmul %-5s one token, GMAC/s, weights in L2 | 16 MiB | 256 MiB:", ls_dtype_find(ls_machine_types[k])->name);
+        fprintf(log, "matmul %-5s one token, GMAC/s, weights in L2 | 16 MiB | 256 MiB | 1 GiB:",
+                ls_dtype_find(ls_machine_types[k])->name);
         for (int t = t_lo; t <= t_hi; t++) {
             fprintf(log, " [%d] %.1f", t, m->matmul_gmacs[k][t - 1][0]);
             for (int i = 0; i < LS_MACHINE_STREAMS; i++) fprintf(log, " | %.1f", m->matmul_stream_gmacs[k][t - 1][i]);
@@ -765,9 +783,11 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
         fputc('\n', log);
     }
     if (log && !rc) {
-        fprintf(log, "matmul one token, mean run over the fastest, 16 | 256 MiB:");
-        for (int t = t_lo; t <= t_hi; t++)
-            fprintf(log, " [%d] %.3f | %.3f", t, m->stream_stretch[t - 1][0], m->stream_stretch[t - 1][1]);
+        fprintf(log, "matmul one token, mean run over the fastest, 16 MiB | 256 MiB | 1 GiB:");
+        for (int t = t_lo; t <= t_hi; t++) {
+            fprintf(log, " [%d]", t);
+            for (int i = 0; i < LS_MACHINE_STREAMS; i++) fprintf(log, "%s %.3f", i ? " |" : "", m->stream_stretch[t - 1][i]);
+        }
         fputc('\n', log);
         fprintf(log, "matmul Q8_0  one token, rows of 288 over 16 MiB, GMAC/s:");
         for (int t = t_lo; t <= t_hi; t++) fprintf(log, " %.1f (%d)", m->stream_short_gmacs[t - 1], t);
@@ -963,10 +983,12 @@ static int measure_cold(ls_machine *m, const uint8_t *memory, int t_lo, int t_hi
         }
     free(region);
     if (log) {
-        fprintf(log, "cold reads after a stream of 16 | 256 MiB, us + ns per 64-byte line:");
-        for (int t = t_lo; t <= t_hi; t++)
-            fprintf(log, " [%d] %.2f + %.1f | %.2f + %.1f", t, m->cold_us[t - 1][0], m->cold_line_ns[t - 1][0],
-                    m->cold_us[t - 1][1], m->cold_line_ns[t - 1][1]);
+        fprintf(log, "cold reads after a stream of 16 MiB | 256 MiB | 1 GiB, us + ns per 64-byte line:");
+        for (int t = t_lo; t <= t_hi; t++) {
+            fprintf(log, " [%d]", t);
+            for (int i = 0; i < LS_MACHINE_STREAMS; i++)
+                fprintf(log, "%s %.2f + %.1f", i ? " |" : "", m->cold_us[t - 1][i], m->cold_line_ns[t - 1][i]);
+        }
         fputc('\n', log);
     }
     return 0;
@@ -980,9 +1002,9 @@ static int measure(ls_machine *m, int t_lo, int t_hi, bool everything, FILE *log
     bool restore = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
     /* the largest working set, for the read sweep and the products: in the pages the
      * runtime's packed weights take */
-    void *memory = ls_alloc_huge(DRAM_BYTES);
-    if (!memory) return ls_fail(err, "cannot allocate %zu MiB", DRAM_BYTES >> 20);
-    memset(memory, 0x11, DRAM_BYTES);
+    void *memory = ls_alloc_huge(MEMORY_BYTES);
+    if (!memory) return ls_fail(err, "cannot allocate %zu MiB", MEMORY_BYTES >> 20);
+    memset(memory, 0x11, MEMORY_BYTES);
     contention *cn = calloc(1, sizeof *cn);
     int rc = !cn || contention_init(cn, t_hi) ? ls_fail(err, "out of memory") : 0;
     if (!rc) rc = measure_bandwidth(m, memory, cn, t_lo, t_hi, log, err);

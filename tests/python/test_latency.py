@@ -52,9 +52,10 @@ def test_help_and_bad_flags():
         # lockstep-machine-1: before attention was measured per head size; -3 and -4: before
         # the partial groups' costs (rows of 256, of 288) were; -6: before rows of 640; -7:
         # before the short rows' stream; -8: before the compute stretch; -9: before the
-        # stream stretch.
+        # stream stretch; -10: before the streams over 1 GiB.
         for text in ["", "{", '{"format": "lockstep-machine-5", "threads": 1}',
                      '{"format": "lockstep-machine-9", "threads": 1}',
+                     '{"format": "lockstep-machine-10", "threads": 1}',
                      '{"format": "lockstep-machine-8", "threads": 1}',
                      '{"format": "lockstep-machine-6", "threads": 1}',
                      '{"format": "lockstep-machine-7", "threads": 1}',
@@ -68,7 +69,7 @@ def test_help_and_bad_flags():
         # A stretch below 1 (compute faster than its fastest run) is no measurement.
         synthetic_machine(bad, stretch=0.5)
         assert_bad_input(lockstep("compile", "-m", model, "--machine", bad), [bad, "compute_stretch"])
-        synthetic_machine(bad, stream_stretch=(1.2, 0.9))
+        synthetic_machine(bad, stream_stretch=(1.2, 0.9, 1.1))
         assert_bad_input(lockstep("compile", "-m", model, "--machine", bad), [bad, "stream_stretch"])
         # The variable names the file too; a missing default file is not an error.
         env = dict(os.environ, LOCKSTEP_MACHINE=bad)
@@ -200,14 +201,14 @@ def test_compile_json_consistent():
 
 def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0, stream=None, gmacs_256=None,
                       gmacs_288=None, gmacs_640=None, stream_short=None, cold_us=0.0, cold_line_ns=0.0,
-                      stretch=1.0, stream_stretch=(1.0, 1.0)):
+                      stretch=1.0, stream_stretch=(1.0, 1.0, 1.0)):
     """Every figure flat: one bandwidth at every size, one matmul rate (rows of 256, a
     partial group: `gmacs_256`, rows of 288 and 640 `gmacs_288`, `gmacs_640`, default gmacs),
-    one kernel rate; the one-token products over 16 and 256 MiB at `stream` (default:
-    gmacs) per thread, Q8_0 rows of 288 over 16 MiB at `stream_short` (default: stream);
-    cold reads (after both stream sizes) cold_us + cold_line_ns per line, none by default;
-    compute stretched by `stretch` (1: the host's cores all one's own), the streams over 16
-    and 256 MiB by `stream_stretch`."""
+    one kernel rate; the one-token products over 16 MiB, 256 MiB and 1 GiB at `stream`
+    (default: gmacs) per thread, Q8_0 rows of 288 over 16 MiB at `stream_short` (default: stream);
+    cold reads (after every stream size) cold_us + cold_line_ns per line, none by default;
+    compute stretched by `stretch` (1: the host's cores all one's own), the streams over the
+    three sizes by `stream_stretch`."""
     stream = gmacs if stream is None else stream
     gmacs_256 = gmacs if gmacs_256 is None else gmacs_256
     gmacs_288 = gmacs if gmacs_288 is None else gmacs_288
@@ -215,7 +216,7 @@ def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0
     stream_short = stream if stream_short is None else stream_short
     rates = ["embed", "rmsnorm", "quantize", "add", "rope", "kv_store", "glu_gelu", "glu_silu"]
     types = ["F32", "F16", "BF16", "Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
-    m = {"format": "lockstep-machine-10", "threads": 2, "sizes": [1024, 1 << 30],
+    m = {"format": "lockstep-machine-11", "threads": 2, "sizes": [1024, 1 << 30],
          "read_gbs": [[gbs, gbs], [2 * gbs, 2 * gbs]], "barrier_us": [barrier, barrier],
          "call_us": [call, call], "stream_short_gmacs": [stream_short, 2 * stream_short],
          "compute_stretch": [stretch, stretch], "stream_stretch": [list(stream_stretch)] * 2,
@@ -226,8 +227,8 @@ def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0
          "matmul_gmacs_640": {t: [[gmacs_640] * 4, [2 * gmacs_640] * 4] for t in types},
          "rates_g": {r: [rate, 2 * rate] for r in rates},
          "attention_gpairs": [[rate] * 4, [2 * rate] * 4], "attention_grows": [[rate] * 4, [2 * rate] * 4],
-         "matmul_stream_gmacs": {t: [[stream] * 2, [2 * stream] * 2] for t in types},
-         "cold_us": [[cold_us] * 2] * 2, "cold_line_ns": [[cold_line_ns] * 2] * 2}
+         "matmul_stream_gmacs": {t: [[stream] * 3, [2 * stream] * 3] for t in types},
+         "cold_us": [[cold_us] * 3] * 2, "cold_line_ns": [[cold_line_ns] * 3] * 2}
     with open(path, "w") as f:
         json.dump(m, f)
 
@@ -349,10 +350,10 @@ def test_cost_model_one_row_by_hand():
             most = max(c288, s288)
             short = 288 / ((most + k * (c288 + s288 - l2_288 - most)) * 1e3)
             synthetic_machine(path, gmacs=G, barrier=barrier, stream=S, gmacs_256=G2, gmacs_288=G3, stream_short=short,
-                              stream_stretch=(X, 1.2))
+                              stream_stretch=(X, 1.2, 1.3))
             text, d = compile_both(model, "-t", "2", "--batch", "1", "--ctx", "64", "--machine", path)
-            assert d["summary"]["stream_stretch"] == [X, 1.2], d["summary"]
-            assert f"weight streams {X:.2f}x over 16 MiB and 1.20x over 256 MiB" in text, text[-400:]
+            assert d["summary"]["stream_stretch"] == [X, 1.2, 1.3], d["summary"]
+            assert f"weight streams {X:.2f}x / 1.20x / 1.30x over 16 MiB / 256 MiB / 1 GiB" in text, text[-400:]
             ws = d["summary"]["working_set_bytes"]
             l2, llc = 192 * 1024 * 2, 16 * 1024 * 1024
             assert l2 < ws < llc, ws
@@ -393,6 +394,9 @@ def test_calibrate_then_bench():
         assert all(v[0][g] > 0 for v in m["matmul_gmacs"].values() for g in range(4))
         # means over fastest runs: at least 1, and no host makes the mean run 3x its best
         assert m["compute_stretch"][0] >= 1 and all(1 <= x < 3 for x in m["stream_stretch"][0]), m
+        # the one-token products over 16 MiB, 256 MiB and 1 GiB, each type
+        assert all(len(v[0]) == 3 and min(v[0]) > 0 for v in m["matmul_stream_gmacs"].values()), m
+        assert len(m["stream_stretch"][0]) == 3 and len(m["cold_us"][0]) == 3, m
         env = dict(os.environ, LOCKSTEP_MACHINE=path)
         r = ok("bench", "-m", model, "-t", "1", "-n", "4", "--prefill", "32", "--repeat", "1",
                "--ctx", "64", env=env)
