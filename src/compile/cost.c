@@ -724,13 +724,15 @@ static double thread_cost(const ls_program *p, const ls_machine *m, const ls_ste
         int64_t rest = is_float ? 0 : w->n_in % 512;
         int tail = rest == 0 ? 0 : rest == 128 ? 3 : rest <= 256 ? 1 : 2;
         double float_units = is_float ? (double)((w->n_in + 15) / 16 * 16) / 512.0 : 0;
-        /* The kernel takes tokens 8, 4, 2, 1 at a time, reading its weight tile each time. */
+        /* The kernel takes tokens `most` (8, or 4 for long rows), 4, 2, 1 at a time, reading
+         * its weight tile each time. */
+        const int most = ls_matmul_token_group(w->type, w->n_in);
         int64_t left = rows;
         bool first = true;
         while (left > 0) {
-            int nt = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+            int nt = left >= most ? most : left >= 4 ? 4 : left >= 2 ? 2 : 1;
             int g = nt == 8 ? 3 : nt == 4 ? 2 : nt == 2 ? 1 : 0;
-            int64_t passes = nt == 8 ? left / 8 : 1;
+            int64_t passes = nt == most ? left / most : 1;
             /* us per row: fixed + per 512 elements, from rows of 1024 and of 512; a short
              * last group from rows of 256 */
             const int th = ls_machine_threads(m, T) - 1;

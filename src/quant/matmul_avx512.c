@@ -669,12 +669,13 @@ INLINE void matmul_blocks(ls_dtype weight_type, const int packed, const uint8_t 
                           int64_t n_in, int64_t row_first, int64_t row_end, const void *activations,
                           size_t act_bytes, int64_t n_tokens, float *out, int64_t out_stride) {
     int64_t rows_per_block = n_tokens == 1 ? row_end - row_first : (int64_t)(ROW_BLOCK_BYTES / row_bytes);
+    const int most = ls_matmul_token_group(weight_type, n_in);
     if (rows_per_block < 1) rows_per_block = 1;
     for (int64_t block_first = row_first; block_first < row_end; block_first += rows_per_block) {
         int64_t block_end = row_end - block_first < rows_per_block ? row_end : block_first + rows_per_block;
         for (int64_t t0 = 0; t0 < n_tokens;) {
             int64_t left = n_tokens - t0;
-            int nt = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+            int nt = left >= most ? most : left >= 4 ? 4 : left >= 2 ? 2 : 1;
             const uint8_t *a = (const uint8_t *)activations + t0 * act_bytes;
             float *o = out + t0 * out_stride;
             switch (weight_type) {

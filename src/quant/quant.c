@@ -277,6 +277,12 @@ void ls_activation_unpack(ls_dtype weight_type, const void *activation, int64_t 
 
 /* ---- dispatch ------------------------------------------------------------------------- */
 
+int ls_matmul_token_group(ls_dtype weight_type, int64_t n_in) {
+    const size_t l1_bytes = 48 * 1024;
+    if (ls_dtype_is_float(weight_type)) return 8;
+    return 8 * ls_activation_row_bytes(weight_type, n_in) <= l1_bytes ? 8 : 4;
+}
+
 void ls_matmul(ls_dtype weight_type, const void *weights, int64_t n_in, int64_t row_first,
                int64_t row_end, const void *activations, int64_t n_tokens, float *out,
                int64_t out_stride) {

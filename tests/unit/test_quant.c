@@ -342,13 +342,14 @@ static void run_case(ls_dtype type, int64_t n, int64_t tokens, case_result *res)
 static void test_matmul(void) {
     static const ls_dtype types[] = {LS_F32, LS_F16, LS_BF16, LS_Q4_0, LS_Q5_0,
                                      LS_Q8_0, LS_Q4_K, LS_Q5_K, LS_Q6_K};
-    static const int64_t sizes[] = {256, 640, 2048}, token_counts[] = {1, 3, 17};
+    /* 5632: 8 quantized activation rows overflow L1, the AVX-512 kernels take 4 tokens at once */
+    static const int64_t sizes[] = {256, 640, 2048, 5632}, token_counts[] = {1, 3, 17};
     printf("# code paths on this CPU: best %s\n", ls_isa_name(ls_isa_best()));
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         ls_dtype type = types[ti];
         const ls_dtype_info *info = ls_dtype_find(type);
         case_result res = {1, 1, 1, 1, 0, 0};
-        for (int si = 0; si < 3; si++) {
+        for (int si = 0; si < 4; si++) {
             if (sizes[si] % info->block_elements) continue;
             for (int ki = 0; ki < 3; ki++) run_case(type, sizes[si], token_counts[ki], &res);
         }
@@ -364,6 +365,10 @@ static void test_matmul(void) {
         printf("# %s: worst error/bound %.3g (quantization), %.3g (rounding)\n", info->name,
                res.worst_quant_ratio, res.worst_round_ratio);
     }
+    CHECK(ls_matmul_token_group(LS_Q8_0, 2048) == 8 && ls_matmul_token_group(LS_Q8_0, 5632) == 4 &&
+              ls_matmul_token_group(LS_Q4_K, 5632) == 4 && ls_matmul_token_group(LS_F16, 5632) == 8,
+          "matmul: 4 tokens at once where 8 quantized activation rows overflow L1 (rows of 5632)", "%d %d",
+          ls_matmul_token_group(LS_Q8_0, 2048), ls_matmul_token_group(LS_Q8_0, 5632));
 }
 
 /* Prefill on big matrices: the AVX-512 path takes rows in blocks of ~192 KiB of weights with
