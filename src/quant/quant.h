@@ -62,8 +62,8 @@ void ls_activation_unpack(ls_dtype weight_type, const void *activation, int64_t 
 
 /* Tokens the AVX-512 kernels take at once in a call of several (the cost model prices the
  * same groups): 8, or 4 where 8 activation rows of a quantized type would not fit the 48 KiB
- * L1 data cache (a Q8_0 row of 5632 elements, the FFN down projection of a 1B model, is 7 KiB
- * of activation: 8 at a time ran 100 GMAC/s, 4 at a time 148, one thread, weights in L2; Q4_0
+ * L1 data cache (a Q8_0 row of 5632 elements, the FFN down projection of a 1B model, is 7.6
+ * KiB of activation: 8 at a time ran 100 GMAC/s, 4 at a time 148, one thread, weights in L2; Q4_0
  * 102 -> 139, Q4_K 98 -> 107, Q6_K 80 -> 82; float types do not slow). The products are the
  * same bits either way: each token's sums are its own. */
 int ls_matmul_token_group(ls_dtype weight_type, int64_t n_in);

@@ -692,8 +692,8 @@ static int measure_matmul(ls_machine *m, contention *cn, FILE *log, char *err) {
  * The three sizes: the last-level cache, and two beyond it as it is on most machines. Here
  * the last-level cache is 260 MiB, shared with the host's other guests, and a stream over 256
  * MiB finds part of itself there (the default model's decode does too: its working set is 236
- * MiB); over 1 GiB the products ran 0.65-0.85 as fast (Q8_0, two threads), as the decode of a
- * 1.1-GiB model does. One run of each type over 1 GiB a sweep (a run is a whole pass, 35 ms
+ * MiB); over 1 GiB the products stream 10-20% slower than over 256 MiB in the same minute
+ * (Q8_0, two threads), as the decode of a 1.1-GiB model does. One run of each type over 1 GiB a sweep (a run is a whole pass, 35 ms
  * or more), three over the others. A sweep takes the sizes from the largest, each size's
  * types one after the other, as a decode's tokens stream the same weights one after the
  * other: the last-level cache then keeps what it keeps of a working set about its own size
