@@ -246,7 +246,7 @@ int cmd_bench(int argc, char **argv) {
         if (!fixed && rep >= 0) {
             char err[LS_ERROR_SIZE];
             double t0 = cli_now_ms();
-            if (ls_calibrate_now(&now, now_threads, NULL, err)) {
+            if (ls_calibrate_now(&now, now_threads, decode_ws, NULL, err)) {
                 cli_error(cmd, "%s", err);
                 rc = 1;
                 break;

@@ -726,7 +726,9 @@ static double stream_gmacs(ls_dtype type, int64_t n_in, double ws, int t, uint8_
     return s > 0 ? (double)rows * (double)n_in / s / 1e9 : -1;
 }
 
-static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_lo, int t_hi, FILE *log, char *err) {
+/* Over the first n_streams sizes. */
+static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_lo, int t_hi, int n_streams, FILE *log,
+                          char *err) {
     size_t act_bytes = ls_activation_row_bytes(LS_Q8_0, MATMUL_N_IN) + 4096; /* the largest */
     void *act = NULL, *out = NULL;
     if (posix_memalign(&act, 64, act_bytes)) act = NULL;
@@ -746,7 +748,7 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
             contention_burst(cn, t);
             /* the largest size first, each size's types in a row after one untimed pass: a
              * size's runs meet the cache as a decode's tokens do, each after the last */
-            for (int i = LS_MACHINE_STREAMS - 1; i >= 0 && !rc; i--) {
+            for (int i = n_streams - 1; i >= 0 && !rc; i--) {
                 const bool last = i == LS_MACHINE_STREAMS - 1;
                 double ws = ls_machine_stream_bytes[i];
                 if (!last && stream_gmacs(ls_machine_types[0], MATMUL_N_IN, ws, t, memory, x, act, out, 1, NULL) < 0)
@@ -765,7 +767,7 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
                 else improved |= keep_best(&m->stream_short_gmacs[t - 1], g);
             }
         }
-        for (int i = 0; i < LS_MACHINE_STREAMS && !rc; i++) {
+        for (int i = 0; i < n_streams && !rc; i++) {
             double sum = 0;
             for (int k = 0; k < LS_MACHINE_TYPES; k++) sum += runs[k][i].sum / (double)runs[k][i].runs / runs[k][i].fastest;
             m->stream_stretch[t - 1][i] = sum / LS_MACHINE_TYPES;
@@ -956,12 +958,13 @@ static int by_value(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int measure_cold(ls_machine *m, const uint8_t *memory, int t_lo, int t_hi, FILE *log, char *err) {
+static int measure_cold(ls_machine *m, const uint8_t *memory, int t_lo, int t_hi, int n_streams, FILE *log,
+                        char *err) {
     uint8_t *region = NULL;
     if (posix_memalign((void **)&region, 64, (size_t)t_hi * COLD_BIG)) return ls_fail(err, "out of memory");
     memset(region, 0x22, (size_t)t_hi * COLD_BIG);
     for (int t = t_lo; t <= t_hi; t++)
-        for (int i = 0; i < LS_MACHINE_STREAMS; i++) {
+        for (int i = 0; i < n_streams; i++) {
             cold_job job = {.stream = memory, .stream_bytes = (size_t)ls_machine_stream_bytes[i], .n = t,
                             .region = region};
             if (team_run(t, cold_run, &job, COLD_SAMPLES) < 0) {
@@ -995,24 +998,26 @@ static int measure_cold(ls_machine *m, const uint8_t *memory, int t_lo, int t_hi
 }
 
 /* The sweeps for thread counts t_lo..t_hi (matmul in L2 and the kernels only when
- * `everything`, for all of 1..m->n_threads), with the team stopped and the caller's CPU
- * affinity restored after them. */
-static int measure(ls_machine *m, int t_lo, int t_hi, bool everything, FILE *log, char *err) {
+ * `everything`, for all of 1..m->n_threads; the streams and cold reads over the first
+ * n_streams sizes), with the team stopped and the caller's CPU affinity restored after them. */
+static int measure(ls_machine *m, int t_lo, int t_hi, bool everything, int n_streams, FILE *log, char *err) {
     cpu_set_t saved;
     bool restore = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
     /* the largest working set, for the read sweep and the products: in the pages the
      * runtime's packed weights take */
-    void *memory = ls_alloc_huge(MEMORY_BYTES);
-    if (!memory) return ls_fail(err, "cannot allocate %zu MiB", MEMORY_BYTES >> 20);
-    memset(memory, 0x11, MEMORY_BYTES);
+    size_t bytes = (size_t)ls_machine_stream_bytes[n_streams - 1];
+    if (bytes < DRAM_BYTES) bytes = DRAM_BYTES;
+    void *memory = ls_alloc_huge(bytes);
+    if (!memory) return ls_fail(err, "cannot allocate %zu MiB", bytes >> 20);
+    memset(memory, 0x11, bytes);
     contention *cn = calloc(1, sizeof *cn);
     int rc = !cn || contention_init(cn, t_hi) ? ls_fail(err, "out of memory") : 0;
     if (!rc) rc = measure_bandwidth(m, memory, cn, t_lo, t_hi, log, err);
     if (!rc && everything) rc = measure_matmul(m, cn, log, err);
-    if (!rc) rc = measure_stream(m, memory, cn, t_lo, t_hi, log, err);
+    if (!rc) rc = measure_stream(m, memory, cn, t_lo, t_hi, n_streams, log, err);
     if (!rc && everything) rc = measure_kernels(m, cn, log, err);
     if (!rc) rc = measure_barrier(m, t_lo, t_hi, log, err);
-    if (!rc) rc = measure_cold(m, memory, t_lo, t_hi, log, err);
+    if (!rc) rc = measure_cold(m, memory, t_lo, t_hi, n_streams, log, err);
     if (!rc) contention_result(cn, m, t_lo, t_hi, log);
     if (cn) matmul_case_free(&cn->job);
     free(cn);
@@ -1027,14 +1032,16 @@ int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err) {
     if (max_threads < 1 || max_threads > LS_MACHINE_THREADS)
         return ls_fail(err, "thread count %d is outside 1..%d", max_threads, LS_MACHINE_THREADS);
     m->n_threads = max_threads;
-    return measure(m, 1, max_threads, true, log, err);
+    return measure(m, 1, max_threads, true, LS_MACHINE_STREAMS, log, err);
 }
 
-int ls_calibrate_now(ls_machine *m, int threads, FILE *log, char *err) {
+int ls_calibrate_now(ls_machine *m, int threads, double working_set, FILE *log, char *err) {
     if (threads < 1 || threads > m->n_threads) return ls_fail(err, "thread count %d is outside 1..%d", threads, m->n_threads);
+    int n_streams = 1;
+    while (n_streams < LS_MACHINE_STREAMS && ls_machine_stream_bytes[n_streams - 1] < working_set) n_streams++;
     for (int s = 0; s < LS_MACHINE_SIZES; s++) m->read_gbs[threads - 1][s] = 0;
     for (int k = 0; k < LS_MACHINE_TYPES; k++)
-        for (int i = 0; i < LS_MACHINE_STREAMS; i++) m->matmul_stream_gmacs[k][threads - 1][i] = 0;
+        for (int i = 0; i < n_streams; i++) m->matmul_stream_gmacs[k][threads - 1][i] = 0;
     m->stream_short_gmacs[threads - 1] = 0;
-    return measure(m, threads, threads, false, log, err);
+    return measure(m, threads, threads, false, n_streams, log, err);
 }

@@ -34,8 +34,9 @@ int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err);
  * moves from one minute to the next: read bandwidth at every size, the streaming products
  * (DRAM here: 26 to 53 GB/s), the barrier (0.14 or 0.7 us, as the host places the vCPUs),
  * the cold reads and the contention (samples at the start of each sweep: a few seconds'
- * worth).
+ * worth). The streams and cold reads only over the sizes up to the first at or above
+ * working_set (those a working set of that size is predicted from); the others keep m's.
  * `lockstep bench` predicts with both. */
-int ls_calibrate_now(ls_machine *m, int threads, FILE *log, char *err);
+int ls_calibrate_now(ls_machine *m, int threads, double working_set, FILE *log, char *err);
 
 #endif
