@@ -63,6 +63,12 @@ static int by_value(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* Widens [*lo, *hi] to hold v. */
+static void widen(double *lo, double *hi, double v) {
+    if (v < *lo) *lo = v;
+    if (v > *hi) *hi = v;
+}
+
 static double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, by_value);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -252,17 +258,10 @@ int cmd_bench(int argc, char **argv) {
                 break;
             }
             now_s += (cli_now_ms() - t0) / 1e3;
-            double gbs = now.read_gbs[now_threads - 1][now.n_sizes - 1], barrier = now.barrier_us[now_threads - 1];
-            if (gbs < now_read_lo) now_read_lo = gbs;
-            if (gbs > now_read_hi) now_read_hi = gbs;
-            if (barrier < now_barrier_lo) now_barrier_lo = barrier;
-            if (barrier > now_barrier_hi) now_barrier_hi = barrier;
-            double stretch = now.compute_stretch[now_threads - 1];
-            if (stretch < now_stretch_lo) now_stretch_lo = stretch;
-            if (stretch > now_stretch_hi) now_stretch_hi = stretch;
-            double stream = now.stream_stretch[now_threads - 1][stream_ix];
-            if (stream < now_stream_lo) now_stream_lo = stream;
-            if (stream > now_stream_hi) now_stream_hi = stream;
+            widen(&now_read_lo, &now_read_hi, now.read_gbs[now_threads - 1][now.n_sizes - 1]);
+            widen(&now_barrier_lo, &now_barrier_hi, now.barrier_us[now_threads - 1]);
+            widen(&now_stretch_lo, &now_stretch_hi, now.compute_stretch[now_threads - 1]);
+            widen(&now_stream_lo, &now_stream_hi, now.stream_stretch[now_threads - 1][stream_ix]);
             now_decode = ls_cost_decode_ms(p, &now, n_prompt, n_decode);
             now_prefill = ls_cost_prefill_ms(p, &now, n_prefill);
         }

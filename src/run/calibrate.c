@@ -32,7 +32,6 @@
 #define MAX_PASSES 12   /* ... and at most: until a sweep improves no figure by 2% */
 #define PASS_REPEATS 3  /* runs per case in one sweep */
 #define DRAM_BYTES ((size_t)256 << 20) /* the read sweep's largest working set */
-#define MEMORY_BYTES ((size_t)1 << 30)  /* the largest stream: DRAM on any machine here */
 #define TARGET_SECONDS 0.002 /* length of one timed run */
 
 static double now_s(void) {
@@ -155,6 +154,18 @@ typedef struct run_stats {
     int64_t runs;
 } run_stats;
 
+static void run_stats_add(run_stats *st, double seconds) {
+    st->sum += seconds;
+    st->runs++;
+    if (st->fastest == 0 || seconds < st->fastest) st->fastest = seconds;
+}
+
+/* The mean run over the fastest (1 without runs): how much longer than its best a case takes
+ * on average on this host. */
+static double run_stats_stretch(const run_stats *st) {
+    return st->runs > 0 ? st->sum / (double)st->runs / st->fastest : 1;
+}
+
 /* Iterations so that one run takes about TARGET_SECONDS, then the best of `repeats` runs:
  * returns seconds per iteration (-1 on failure); each run also goes into *stats if given. */
 static double best_of_runs(int n, job_fn *fn, void *ctx, int repeats, run_stats *stats) {
@@ -172,12 +183,7 @@ static double best_of_runs(int n, job_fn *fn, void *ctx, int repeats, run_stats 
         s = team_run(n, fn, ctx, iterations);
         if (s < 0) return -1;
         if (s < best) best = s;
-        if (stats) {
-            double per = s / (double)iterations;
-            stats->sum += per;
-            stats->runs++;
-            if (stats->fastest == 0 || per < stats->fastest) stats->fastest = per;
-        }
+        if (stats) run_stats_add(stats, s / (double)iterations);
     }
     return best / (double)iterations;
 }
@@ -352,8 +358,7 @@ static int matmul_case_init(matmul_job *job, ls_dtype type, int64_t n_in, int n_
 typedef struct contention {
     matmul_job job;
     int64_t iterations[LS_MACHINE_THREADS]; /* of one sample, fixed at the first burst */
-    double sum[LS_MACHINE_THREADS], fastest[LS_MACHINE_THREADS];
-    int64_t samples[LS_MACHINE_THREADS];
+    run_stats samples[LS_MACHINE_THREADS];
 } contention;
 
 static int contention_init(contention *c, int n_threads) {
@@ -379,22 +384,16 @@ static void contention_burst(contention *c, int t) {
     for (int k = 0; k < CONTENTION_BURST; k++) {
         double s = team_run(t, matmul_run, &c->job, c->iterations[i]);
         if (s < 0) return;
-        if (k == 0) continue;
-        c->sum[i] += s;
-        c->samples[i]++;
-        if (c->fastest[i] == 0 || s < c->fastest[i]) c->fastest[i] = s;
+        if (k > 0) run_stats_add(&c->samples[i], s);
     }
 }
 
 static void contention_result(const contention *c, ls_machine *m, int t_lo, int t_hi, FILE *log) {
-    for (int t = t_lo; t <= t_hi; t++) {
-        int i = t - 1;
-        m->compute_stretch[i] = c->samples[i] > 0 ? c->sum[i] / (double)c->samples[i] / c->fastest[i] : 1;
-    }
+    for (int t = t_lo; t <= t_hi; t++) m->compute_stretch[t - 1] = run_stats_stretch(&c->samples[t - 1]);
     if (log) {
         fprintf(log, "contention, mean slowest thread of a compute-bound run over the fastest:");
         for (int t = t_lo; t <= t_hi; t++)
-            fprintf(log, " %.3f (%d, %lld samples)", m->compute_stretch[t - 1], t, (long long)c->samples[t - 1]);
+            fprintf(log, " %.3f (%d, %lld samples)", m->compute_stretch[t - 1], t, (long long)c->samples[t - 1].runs);
         fputc('\n', log);
     }
 }
@@ -593,7 +592,7 @@ static void barrier_run(void *ctx, int thread, int64_t iterations) {
 
 /* ---- the whole calibration ----------------------------------------------------------- */
 
-/* memory: MEMORY_BYTES bytes; thread counts t_lo..t_hi */
+/* memory: DRAM_BYTES bytes or more; thread counts t_lo..t_hi */
 static int measure_bandwidth(ls_machine *m, const uint8_t *memory, contention *cn, int t_lo, int t_hi, FILE *log,
                              char *err) {
     static const double sizes_kib[LS_MACHINE_SIZES] = {256,   512,   1024,  2048,  4096,  8192,
@@ -693,10 +692,11 @@ static int measure_matmul(ls_machine *m, contention *cn, FILE *log, char *err) {
  * the last-level cache is 260 MiB, shared with the host's other guests, and a stream over 256
  * MiB finds part of itself there (the default model's decode does too: its working set is 236
  * MiB); over 1 GiB the products stream 10-20% slower than over 256 MiB in the same minute
- * (Q8_0, two threads), as the decode of a 1.1-GiB model does. One run of each type over 1 GiB a sweep (a run is a whole pass, 35 ms
- * or more), three over the others. A sweep takes the sizes from the largest, each size's
- * types one after the other, as a decode's tokens stream the same weights one after the
- * other: the last-level cache then keeps what it keeps of a working set about its own size
+ * (Q8_0, two threads), as the decode of a 1.1-GiB model does. One run of each type over 1 GiB
+ * a sweep (a run is a whole pass, 35 ms or more), three over the others. A sweep takes the
+ * sizes from the largest, each size's types one after the other, as a decode's tokens stream
+ * the same weights one after the other: the last-level cache then keeps what it keeps of a
+ * working set about its own size
  * (with each type's 1 GiB pass between its 256 MiB runs, the streams over 256 MiB read 10-20%
  * slower and the default model's decode, 236 MiB, ran 0.79-0.88 of its prediction).
  *
@@ -732,7 +732,9 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
     size_t act_bytes = ls_activation_row_bytes(LS_Q8_0, MATMUL_N_IN) + 4096; /* the largest */
     void *act = NULL, *out = NULL;
     if (posix_memalign(&act, 64, act_bytes)) act = NULL;
-    if (posix_memalign(&out, 64, MEMORY_BYTES / 512 * sizeof(float))) out = NULL; /* a row >= 512 B */
+    /* a float per row of the largest stream, a row >= 512 B */
+    if (posix_memalign(&out, 64, (size_t)ls_machine_stream_bytes[LS_MACHINE_STREAMS - 1] / 512 * sizeof(float)))
+        out = NULL;
     if (!act || !out) {
         free(act);
         free(out);
@@ -769,7 +771,7 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
         }
         for (int i = 0; i < n_streams && !rc; i++) {
             double sum = 0;
-            for (int k = 0; k < LS_MACHINE_TYPES; k++) sum += runs[k][i].sum / (double)runs[k][i].runs / runs[k][i].fastest;
+            for (int k = 0; k < LS_MACHINE_TYPES; k++) sum += run_stats_stretch(&runs[k][i]);
             m->stream_stretch[t - 1][i] = sum / LS_MACHINE_TYPES;
         }
     }
