@@ -11,13 +11,12 @@
  * here) only adds time. The median is printed beside it. The prediction comes from the
  * compiled program and the machine model (compile/cost.h) for exactly the same
  * calls: the same positions, the same rows per call. A second prediction takes the memory,
- * barrier, cold-read and contention figures measured again just before each repeat
- * (ls_calibrate_now, a few seconds each) and is compared with that repeat; the median of those
- * ratios is printed:
+ * barrier and cold-read figures measured again just before each repeat (ls_calibrate_now, a
+ * few seconds each) and is compared with that repeat; the median of those ratios is printed:
  * on a shared host the DRAM bandwidth moves between 26 and 53 GB/s from minute to minute,
- * which moves a memory-bound decode as much, and the barrier between 0.14 and 0.7 us as the
- * host places the two vCPUs, the compute stretch between 1.1 and 1.5 and the streams' between
- * 1.05 and 1.35. */
+ * which moves a memory-bound decode as much, the streams near the last-level cache's size
+ * with what the host's other guests leave of it, and the barrier between 0.14 and 0.7 us as
+ * the host places the two vCPUs. The stretches stay the machine model's (calibrate.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,10 +45,9 @@ static const char *usage =
     "  --machine FILE     machine model (default $LOCKSTEP_MACHINE, else\n"
     "                     ~/.cache/lockstep/machine.json, else built-in figures)\n"
     "  --fixed            predict from the machine model only; by default the figures a shared\n"
-    "                     host moves (read bandwidth, streaming products, barrier, cold reads,\n"
-    "                     compute and stream stretch) are also measured again before each\n"
-    "                     repeat, a few seconds each, and a second prediction for that repeat\n"
-    "                     uses them\n"
+    "                     host moves from minute to minute (read bandwidth, streaming products,\n"
+    "                     barrier, cold reads) are also measured again before each repeat, a\n"
+    "                     few seconds each, and a second prediction for that repeat uses them\n"
     "  --steps            also time every step alone on one thread (each the fastest of the\n"
     "                     repeats, so other load on the machine matters less) and print\n"
     "                     predicted and measured ms per kernel, for one decode call and one\n"
@@ -224,8 +222,9 @@ int cmd_bench(int argc, char **argv) {
     ls_machine now = machine;
     const int now_threads = ls_machine_threads(&machine, p->n_threads);
     double now_s = 0, now_read_lo = 1e30, now_read_hi = 0, now_barrier_lo = 1e30, now_barrier_hi = 0;
-    double now_stretch_lo = 1e30, now_stretch_hi = 0, now_stream_lo = 1e30, now_stream_hi = 0;
-    /* the stream size nearest (in log) the decode's working set: whose stretch to print */
+    double now_stream_lo = 1e30, now_stream_hi = 0;
+    /* the stream size nearest (in log) the decode's working set: whose Q8_0 rate to print */
+    const int q8 = ls_machine_type_index(LS_Q8_0);
     const double decode_ws = ls_cost_working_set(p, 1, n_prompt);
     int stream_ix = 0;
     while (stream_ix + 1 < LS_MACHINE_STREAMS &&
@@ -260,8 +259,7 @@ int cmd_bench(int argc, char **argv) {
             now_s += (cli_now_ms() - t0) / 1e3;
             widen(&now_read_lo, &now_read_hi, now.read_gbs[now_threads - 1][now.n_sizes - 1]);
             widen(&now_barrier_lo, &now_barrier_hi, now.barrier_us[now_threads - 1]);
-            widen(&now_stretch_lo, &now_stretch_hi, now.compute_stretch[now_threads - 1]);
-            widen(&now_stream_lo, &now_stream_hi, now.stream_stretch[now_threads - 1][stream_ix]);
+            widen(&now_stream_lo, &now_stream_hi, now.matmul_stream_gmacs[q8][now_threads - 1][stream_ix]);
             now_decode = ls_cost_decode_ms(p, &now, n_prompt, n_decode);
             now_prefill = ls_cost_prefill_ms(p, &now, n_prefill);
         }
@@ -292,7 +290,7 @@ int cmd_bench(int argc, char **argv) {
     }
     if (rc) goto done;
     if (!fixed)
-        fprintf(stderr, "bench: memory, barrier and contention figures measured again before each repeat, %.1f s in all\n",
+        fprintf(stderr, "bench: memory and barrier figures measured again before each repeat, %.1f s in all\n",
                 now_s);
     double median_decode = median(decode_ms, (int)repeats);
     double median_prefill = median(prefill_ms, (int)repeats);
@@ -320,14 +318,14 @@ int cmd_bench(int argc, char **argv) {
     if (!fixed) {
         const int last = machine.n_sizes - 1;
         printf("memory before each repeat: read %.1f-%.1f GB/s at %.0f MiB with %d threads (machine model: %.1f), "
-               "barrier %.2f-%.2f us (%.2f), compute stretch %.2f-%.2f (%.2f), stream stretch over "
-               "%.0f MiB %.2f-%.2f (%.2f); measured / predicted with them, median of the repeats: "
-               "decode %.2f, prefill %.2f\n",
+               "Q8_0 stream over %.0f MiB %.1f-%.1f GMAC/s (%.1f), barrier %.2f-%.2f us (%.2f); stretches "
+               "the machine model's (compute %.2f, streams %.2f); measured / predicted with them, median "
+               "of the repeats: decode %.2f, prefill %.2f\n",
                now_read_lo, now_read_hi, machine.size_bytes[last] / 1048576.0, now_threads,
-               machine.read_gbs[now_threads - 1][last], now_barrier_lo, now_barrier_hi,
-               machine.barrier_us[now_threads - 1], now_stretch_lo, now_stretch_hi,
-               machine.compute_stretch[now_threads - 1], ls_machine_stream_bytes[stream_ix] / 1048576.0,
-               now_stream_lo, now_stream_hi, machine.stream_stretch[now_threads - 1][stream_ix],
+               machine.read_gbs[now_threads - 1][last], ls_machine_stream_bytes[stream_ix] / 1048576.0,
+               now_stream_lo, now_stream_hi, machine.matmul_stream_gmacs[q8][now_threads - 1][stream_ix],
+               now_barrier_lo, now_barrier_hi, machine.barrier_us[now_threads - 1],
+               machine.compute_stretch[now_threads - 1], machine.stream_stretch[now_threads - 1][stream_ix],
                median(decode_ratio, (int)repeats),
                median(prefill_ratio, (int)repeats));
     }

@@ -349,8 +349,13 @@ static int matmul_case_init(matmul_job *job, ls_dtype type, int64_t n_in, int n_
  * thread its own matrix, as matmul_gmacs is measured) on all T threads at once for about
  * CONTENTION_SECONDS, taken in bursts at the start of every sweep of the bandwidth, matmul,
  * streaming and kernel measurements (about 12 to 50 bursts a thread count, over the whole
- * calibration; 6 or more before each of bench's repeats). The cost model stretches compute
- * by it (cost.h). */
+ * calibration). The cost model stretches compute by it (cost.h).
+ *
+ * It is a mean over a process that moves within milliseconds, and needs the whole
+ * calibration's samples: six bursts before each of bench's repeats (0.24 s of samples in 3
+ * s), tried, read 1.07-1.31 over 20 repeats with no relation to the repeat's prefill right
+ * after them (the small model: 50.7-57.0 ms, one repeat 67.9), so ls_calibrate_now keeps the
+ * calibration's stretches. */
 
 #define CONTENTION_BURST 41        /* samples a burst; the first, its weights cold, not counted */
 #define CONTENTION_SECONDS 0.00025 /* one sample */
@@ -368,9 +373,10 @@ static int contention_init(contention *c, int n_threads) {
     return rc;
 }
 
-/* One burst of samples on t threads (nothing when the threads cannot start: the sweep after
- * it reports that). */
+/* One burst of samples on t threads (nothing without c, or when the threads cannot start:
+ * the sweep after it reports that). */
 static void contention_burst(contention *c, int t) {
+    if (!c) return;
     int i = t - 1;
     if (!c->iterations[i]) {
         double one = 1e30;
@@ -769,7 +775,8 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
                 else improved |= keep_best(&m->stream_short_gmacs[t - 1], g);
             }
         }
-        for (int i = 0; i < n_streams && !rc; i++) {
+        /* the stretch with the contention: in the whole calibration only (ls_calibrate_now) */
+        for (int i = 0; i < n_streams && !rc && cn; i++) {
             double sum = 0;
             for (int k = 0; k < LS_MACHINE_TYPES; k++) sum += run_stats_stretch(&runs[k][i]);
             m->stream_stretch[t - 1][i] = sum / LS_MACHINE_TYPES;
@@ -999,9 +1006,10 @@ static int measure_cold(ls_machine *m, const uint8_t *memory, int t_lo, int t_hi
     return 0;
 }
 
-/* The sweeps for thread counts t_lo..t_hi (matmul in L2 and the kernels only when
- * `everything`, for all of 1..m->n_threads; the streams and cold reads over the first
- * n_streams sizes), with the team stopped and the caller's CPU affinity restored after them. */
+/* The sweeps for thread counts t_lo..t_hi (matmul in L2, the kernels and the contention, with
+ * the streams' stretch, only when `everything`, for all of 1..m->n_threads; the streams and
+ * cold reads over the first n_streams sizes), with the team stopped and the caller's CPU
+ * affinity restored after them. */
 static int measure(ls_machine *m, int t_lo, int t_hi, bool everything, int n_streams, FILE *log, char *err) {
     cpu_set_t saved;
     bool restore = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
@@ -1012,15 +1020,15 @@ static int measure(ls_machine *m, int t_lo, int t_hi, bool everything, int n_str
     void *memory = ls_alloc_huge(bytes);
     if (!memory) return ls_fail(err, "cannot allocate %zu MiB", bytes >> 20);
     memset(memory, 0x11, bytes);
-    contention *cn = calloc(1, sizeof *cn);
-    int rc = !cn || contention_init(cn, t_hi) ? ls_fail(err, "out of memory") : 0;
+    contention *cn = everything ? calloc(1, sizeof *cn) : NULL;
+    int rc = everything && (!cn || contention_init(cn, t_hi)) ? ls_fail(err, "out of memory") : 0;
     if (!rc) rc = measure_bandwidth(m, memory, cn, t_lo, t_hi, log, err);
     if (!rc && everything) rc = measure_matmul(m, cn, log, err);
     if (!rc) rc = measure_stream(m, memory, cn, t_lo, t_hi, n_streams, log, err);
     if (!rc && everything) rc = measure_kernels(m, cn, log, err);
     if (!rc) rc = measure_barrier(m, t_lo, t_hi, log, err);
     if (!rc) rc = measure_cold(m, memory, t_lo, t_hi, n_streams, log, err);
-    if (!rc) contention_result(cn, m, t_lo, t_hi, log);
+    if (!rc && cn) contention_result(cn, m, t_lo, t_hi, log);
     if (cn) matmul_case_free(&cn->job);
     free(cn);
     free(memory);

@@ -31,12 +31,14 @@
 int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err);
 
 /* Measures again, for one thread count (1..m->n_threads), the figures of m that a shared host
- * moves from one minute to the next: read bandwidth at every size, the streaming products
- * (DRAM here: 26 to 53 GB/s), the barrier (0.14 or 0.7 us, as the host places the vCPUs),
- * the cold reads and the contention (samples at the start of each sweep: a few seconds'
- * worth). The streams and cold reads only over the sizes up to the first at or above
- * working_set (those a working set of that size is predicted from); the others keep m's.
- * `lockstep bench` predicts with both. */
+ * moves from one minute to the next: read bandwidth at every size, the streaming products'
+ * fastest runs (DRAM here: 26 to 53 GB/s; a stream near the last-level cache's size with
+ * whatever of the cache the host's other guests leave), the barrier (0.14 or 0.7 us, as the
+ * host places the vCPUs) and the cold reads. The streams and cold reads only over the sizes
+ * up to the first at or above working_set (those a working set of that size is predicted
+ * from); the others keep m's. The compute and stream stretches stay m's: means over the
+ * host's contention, which moves within milliseconds, they need the whole calibration's
+ * samples (calibrate.c). `lockstep bench` predicts with both. */
 int ls_calibrate_now(ls_machine *m, int threads, double working_set, FILE *log, char *err);
 
 #endif
