@@ -62,6 +62,7 @@ FUZZ_SOURCES := $(sort $(wildcard fuzz/fuzz_*.c))
 fuzz: $(FUZZ_SOURCES:fuzz/%.c=build-fuzz/%)
 # A fuzzer links only the parser it drives (kernels instrumented for fuzzing take minutes).
 FUZZ_SOURCES_fuzz_gguf := src/io/gguf.c src/base/error.c src/quant/dtype.c
+FUZZ_SOURCES_fuzz_machine := src/compile/machine.c src/base/error.c src/quant/dtype.c
 build-fuzz/%: fuzz/%.c $(LIB_SOURCES)
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -O1 -g -Isrc -Iinclude -ffp-contract=off -fno-math-errno \

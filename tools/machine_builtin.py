@@ -1,41 +1,17 @@
 #!/usr/bin/env python3
 """Prints a machine model saved by `lockstep calibrate` as the C string literal of
-builtin_machine in src/compile/cost.c (the figures used when no machine file exists).
+builtin_machine in src/compile/machine.c (the figures used when no machine file exists).
 
-    build/lockstep calibrate -o /tmp/m1.json && python3 tools/machine_builtin.py /tmp/m1.json
+    build/lockstep calibrate --fresh -o /tmp/m.json   # then a few more runs, at other times:
+    build/lockstep calibrate -o /tmp/m.json           # each merges into the file
+    python3 tools/machine_builtin.py /tmp/m.json
 
-Given several calibrations of the same machine (on a shared host each catches some figures in
-a slow spell), it prints the best of each: the highest of every rate (GB/s, GMAC/s, G/s) and
-the median of every latency (barrier, call, cold reads: these move between modes as the host
-places the vCPUs, and the median is the usual one) and of the compute and stream stretches (how
-much longer than the fastest runs the host makes the typical one: a typical figure, not a best
-one).
+On a shared host each calibration catches the contention of its own minute; calibrate merges
+its runs (the highest of every rate, the mean of every latency and stretch:
+ls_machine_merge), so the file describes the host's usual state.
 """
 import json
-import statistics
 import sys
-
-
-def merge(models):
-    """One model from several: rates the highest, latencies the median, element by element."""
-    latencies = {"barrier_us", "call_us", "cold_us", "cold_line_ns", "compute_stretch", "stream_stretch"}
-
-    def combine(values, key):
-        if isinstance(values[0], dict):
-            return {k: combine([v[k] for v in values], key) for k in values[0]}
-        if isinstance(values[0], list):
-            return [combine([v[i] for v in values], key) for i in range(len(values[0]))]
-        return statistics.median(values) if key in latencies else max(values)
-
-    first = models[0]
-    for m in models[1:]:
-        if (m["format"], m["threads"], m["sizes"]) != (first["format"], first["threads"], first["sizes"]):
-            sys.exit("machine_builtin.py: the files are not calibrations of one kind (format, threads, sizes)")
-    merged = dict(first)
-    for key, value in first.items():
-        if isinstance(value, (list, dict)) and key != "sizes":
-            merged[key] = combine([m[key] for m in models], key)
-    return merged
 
 
 def fmt(v):
@@ -51,11 +27,11 @@ def rows(table):
 
 
 def main():
-    if len(sys.argv) < 2:
-        sys.exit("usage: machine_builtin.py MACHINE.json [MACHINE.json ...]")
-    m = merge([json.load(open(path)) for path in sys.argv[1:]])
+    if len(sys.argv) != 2:
+        sys.exit("usage: machine_builtin.py MACHINE.json")
+    m = json.load(open(sys.argv[1]))
     lines = [
-        '{"format": "%s", "threads": %d,' % (m["format"], m["threads"]),
+        '{"format": "%s", "threads": %d, "calibrations": %d,' % (m["format"], m["threads"], m["calibrations"]),
         ' "sizes": [%s],' % ", ".join(str(int(s)) for s in m["sizes"]),
         ' "read_gbs": %s,' % rows(m["read_gbs"]),
         ' "barrier_us": %s, "call_us": %s,' % (row(m["barrier_us"]), row(m["call_us"])),

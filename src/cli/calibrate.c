@@ -14,15 +14,21 @@
 #include "run/calibrate.h"
 
 static const char *usage =
-    "usage: lockstep calibrate [-t THREADS] [-o FILE]\n"
+    "usage: lockstep calibrate [-t THREADS] [-o FILE] [--fresh]\n"
     "Measures read bandwidth per thread count and working-set size (L2 to DRAM), matmul\n"
     "throughput per weight type (weights in L2, and streamed from 16 MiB, 256 MiB and 1 GiB),\n"
     "the other kernels, the barrier and how much other load on the host slows compute and\n"
     "weight streams on average (30-60 s: sweeps repeat while a figure still improves), prints\n"
-    "the figures and saves them for `lockstep compile` and `lockstep bench`.\n"
+    "the figures and saves them for `lockstep compile` and `lockstep bench`. When the file\n"
+    "already holds calibrations of this machine (the same thread counts), this one is merged\n"
+    "into them: each rate the fastest any run saw, each latency and contention stretch the\n"
+    "mean over the runs. On a shared host, where other guests' load comes and goes, a few runs\n"
+    "at different times predict better than one.\n"
     "  -t, --threads N    measure 1..N threads (default: one per CPU, at most 16)\n"
     "  -o, --output FILE  where to save (default $LOCKSTEP_MACHINE, else\n"
-    "                     ~/.cache/lockstep/machine.json)\n";
+    "                     ~/.cache/lockstep/machine.json)\n"
+    "  --fresh            replace the file's figures instead of merging into them (after the\n"
+    "                     kernels or the machine changed)\n";
 
 /* mkdir -p of the folder holding path. */
 static void make_parent(const char *path) {
@@ -43,6 +49,7 @@ static void make_parent(const char *path) {
 int cmd_calibrate(int argc, char **argv) {
     const char *cmd = "calibrate";
     const char *output = NULL;
+    bool fresh = false;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int64_t threads = cpus < 1 ? 1 : cpus > LS_MACHINE_THREADS ? LS_MACHINE_THREADS : cpus;
     for (int i = 1; i < argc; i++) {
@@ -51,6 +58,10 @@ int cmd_calibrate(int argc, char **argv) {
         if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
             return 0;
+        }
+        if (!strcmp(argv[i], "--fresh")) {
+            fresh = true;
+            continue;
         }
 #define FLAG(name, alias) ((r = cli_value(cmd, argc, argv, &i, name, alias, &v)) != 0)
         if (FLAG("-t", "--threads")) { if (r > 0 && cli_int(cmd, "-t", v, 1, LS_MACHINE_THREADS, &threads)) r = -1; }
@@ -74,6 +85,19 @@ int cmd_calibrate(int argc, char **argv) {
     if (ls_calibrate(&machine, (int)threads, stdout, err)) {
         cli_error(cmd, "%s", err);
         return 1;
+    }
+    /* merge into the calibrations the file holds, unless told not to or it holds none */
+    if (!fresh && access(output, F_OK) == 0) {
+        ls_machine saved;
+        if (ls_machine_load(&saved, output, false, err) || ls_machine_merge(&saved, &machine, err))
+            fprintf(stderr, "calibrate: not merging into the saved figures (%s): saving this calibration alone\n", err);
+        else {
+            machine = saved;
+            const int t = machine.n_threads - 1;
+            fprintf(stderr, "merged with %s: %d calibrations (compute stretch %.3f with %d thread(s); --fresh "
+                            "starts over)\n",
+                    output, machine.calibrations, machine.compute_stretch[t], t + 1);
+        }
     }
     make_parent(output);
     if (ls_machine_save(&machine, output, err)) {

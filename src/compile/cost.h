@@ -94,6 +94,7 @@ extern const char *const ls_rate_names[LS_RATE_COUNT];
 
 typedef struct ls_machine {
     int n_threads;                   /* thread counts measured: 1..n_threads */
+    int calibrations;                /* how many runs of calibrate the figures merge (>= 1) */
     int n_sizes;
     double size_bytes[LS_MACHINE_SIZES];                  /* ascending */
     double read_gbs[LS_MACHINE_THREADS][LS_MACHINE_SIZES]; /* [T-1][size]: GB/s, all threads */
@@ -152,8 +153,19 @@ void ls_machine_builtin(ls_machine *m);
 /* Reads the file at path; when it does not exist and `missing_ok`, the built-in figures
  * (m->builtin set). 0, or -1 with err naming the problem. */
 int ls_machine_load(ls_machine *m, const char *path, bool missing_ok, char *err);
+/* Parses a machine file's text (size bytes; name for messages): what ls_machine_load does
+ * after reading it. 0, or -1 with err naming the problem. */
+int ls_machine_parse(ls_machine *m, const char *text, size_t size, const char *name, char *err);
 /* Writes the file (through a temporary file renamed at the end). 0, or -1 with err. */
 int ls_machine_save(const ls_machine *m, const char *path, char *err);
+/* Merges the calibration `add` into `into`, both of the same thread counts and sizes: each
+ * rate the higher of the two (the fastest run any calibration saw), each latency (barrier,
+ * call, cold reads) and stretch their mean, weighted by how many calibrations each holds;
+ * into->calibrations becomes the sum. On a shared host one calibration catches the
+ * contention of its own minute (the compute stretch read 1.09 to 1.54 in six calibrations in
+ * nine minutes); several merged describe the host's usual state. 0, or -1 with err when the
+ * two are not of one kind. */
+int ls_machine_merge(ls_machine *into, const ls_machine *add, char *err);
 /* Index of a weight type in matmul_gmacs, or -1. */
 int ls_machine_type_index(int dtype);
 /* The thread count whose figures describe n threads: n, or the most the model measured. */

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +80,8 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return ls_fail(err, "cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"format\": \"lockstep-machine-11\",\n  \"threads\": %d,\n  \"sizes\": [",
-            m->n_threads);
+    fprintf(f, "{\n  \"format\": \"lockstep-machine-12\",\n  \"threads\": %d,\n  \"calibrations\": %d,\n  \"sizes\": [",
+            m->n_threads, m->calibrations);
     for (int s = 0; s < m->n_sizes; s++) fprintf(f, "%s%.0f", s ? ", " : "", m->size_bytes[s]);
     fprintf(f, "],\n  \"read_gbs\": [");
     for (int t = 0; t < m->n_threads; t++) {
@@ -203,6 +204,9 @@ static int store(parser *p, double v) {
     if (!strcmp(p->path, ".threads") && d == 0) {
         if (v < 1 || v > LS_MACHINE_THREADS || v != (int)v) return bad(p, "threads is out of range");
         m->n_threads = (int)v;
+    } else if (!strcmp(p->path, ".calibrations") && d == 0) {
+        if (v < 1 || v > 1e6 || v != (int)v) return bad(p, "calibrations is out of range");
+        m->calibrations = (int)v;
     } else if (!strcmp(p->path, ".sizes") && d == 1 && IN(ix[0], LS_MACHINE_SIZES)) {
         m->size_bytes[ix[0]] = v;
         if (ix[0] + 1 > m->n_sizes) m->n_sizes = ix[0] + 1;
@@ -301,7 +305,7 @@ static int parse_value(parser *p, int nesting) {
     if (c == '"') {
         char text[64];
         if (parse_string(p, text, sizeof text)) return -1;
-        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-11")) p->format_ok = true;
+        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-12")) p->format_ok = true;
         return 0;
     }
     char number[40];
@@ -315,14 +319,14 @@ static int parse_value(parser *p, int nesting) {
     return store(p, v);
 }
 
-static int parse_machine(ls_machine *m, const char *text, size_t size, const char *name, char *err) {
+int ls_machine_parse(ls_machine *m, const char *text, size_t size, const char *name, char *err) {
     memset(m, 0, sizeof *m);
     parser p = {.s = text, .end = text + size, .m = m, .name = name, .err = err};
     if (parse_value(&p, 0)) return -1;
     skip_space(&p);
     if (p.s != p.end) return bad(&p, "text after the end");
     if (!p.format_ok) return bad(&p, "not a lockstep machine model (format)");
-    if (m->n_threads < 1 || m->n_sizes < 1) return bad(&p, "threads or sizes missing");
+    if (m->n_threads < 1 || m->n_sizes < 1 || m->calibrations < 1) return bad(&p, "threads, calibrations or sizes missing");
     for (int s = 0; s < m->n_sizes; s++)
         if (m->size_bytes[s] <= 0 || (s && m->size_bytes[s] <= m->size_bytes[s - 1]))
             return bad(&p, "sizes must be positive and ascending");
@@ -354,17 +358,16 @@ static int parse_machine(ls_machine *m, const char *text, size_t size, const cha
 /* Measured by `lockstep calibrate` on this project's machine as of 2026-12-05: an Intel Xeon
  * (Emerald Rapids, 260 MiB L3 shared with the host's other guests) with 2 vCPUs, AVX-512
  * kernels (those of 2026-12-05: two-cursor prefetch, a last group of 4 blocks on full-width
- * registers); four calibrations merged by tools/machine_builtin.py (the highest of each rate,
- * the median of each latency: the barrier reads 0.05 us or 0.5 as the host places the vCPUs),
- * then merged again with ten later ones (the Q4_0 one-token kernel of 0303b65, the 16-row
- * lane fold; the stream stretch, 1.08-1.41 over 16 MiB and 1.05-1.29 over 256 MiB with two
- * threads), of which the last five (machine format 11) also streamed 1 GiB: the figures over
- * 1 GiB come from those five only.
+ * registers, the Q4_0 one-token kernel of 0303b65, the 16-row lane fold); fourteen
+ * calibrations merged, before calibrate merged its runs itself, by the highest of each rate
+ * and the median of each latency and stretch (the barrier reads 0.05 us or 0.5 as the host
+ * places the vCPUs; the stream stretch 1.08-1.41 over 16 MiB and 1.05-1.29 over 256 MiB with
+ * two threads); the figures over 1 GiB come from the last five only.
  * DRAM, in 2 MiB pages: 16 GB/s with 1 thread, 29 with 2. The figures before them came from
- * an AMD EPYC (Zen 4). Kernels change: recalibrate after they do, and
- * paste the output of tools/machine_builtin.py here. */
+ * an AMD EPYC (Zen 4). Kernels change: recalibrate after they do (a few runs merged into one
+ * file, tools/machine_builtin.py) and paste its output here. */
 static const char builtin_machine[] =
-    "{\"format\": \"lockstep-machine-11\", \"threads\": 2,\n"
+    "{\"format\": \"lockstep-machine-12\", \"threads\": 2, \"calibrations\": 14,\n"
     " \"sizes\": [262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 25165824, 33554432, 50331648, 67108864, 268435456],\n"
     " \"read_gbs\": [[108.2, 107, 106, 70.19, 30.58, 30.03, 30.11, 30.08, 29.93, 29.91, 29.34, 16.34], [216.1, 215.7, 212.2, 208.4, 144.5, 67.77, 59.53, 59.49, 59.54, 59.45, 58.47, 29.11]],\n"
     " \"barrier_us\": [0.001, 0.4971], \"call_us\": [0.001, 0.4971],\n"
@@ -445,7 +448,7 @@ static const char builtin_machine[] =
     "  \"Q6_K\": [[30.26, 20.9, 17.55], [60.58, 43.94, 35.3]]}}\n";
 
 void ls_machine_builtin(ls_machine *m) {
-    if (parse_machine(m, builtin_machine, strlen(builtin_machine), "built-in", NULL)) {
+    if (ls_machine_parse(m, builtin_machine, strlen(builtin_machine), "built-in", NULL)) {
         /* Cannot happen (a unit of the build); keep the model usable anyway. */
         memset(m, 0, sizeof *m);
         m->n_threads = 1;
@@ -485,7 +488,66 @@ int ls_machine_load(ls_machine *m, const char *path, bool missing_ok, char *err)
     fclose(f);
     if (!text) return ls_fail(err, "out of memory");
     int rc = too_big ? ls_fail(err, "%s: too big for a machine model", path)
-                     : parse_machine(m, text, size, path, err);
+                     : ls_machine_parse(m, text, size, path, err);
     free(text);
     return rc;
+}
+
+/* ---- merging calibrations -------------------------------------------------------------- */
+
+/* a[i] = max(a[i], b[i]) for n figures */
+static void keep_highest(double *a, const double *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (b[i] > a[i]) a[i] = b[i];
+}
+
+/* a[i] = the mean of a[i] (wa calibrations) and b[i] (wb) for n figures */
+static void average(double *a, const double *b, size_t n, double wa, double wb) {
+    for (size_t i = 0; i < n; i++) a[i] = (a[i] * wa + b[i] * wb) / (wa + wb);
+}
+
+#define FIGURES(field) (sizeof(((ls_machine *)0)->field) / sizeof(double))
+/* Every figure after size_bytes is merged by one of the two rules below: a field added to
+ * ls_machine without a rule here stops the build. */
+_Static_assert(offsetof(ls_machine, source) - offsetof(ls_machine, size_bytes) ==
+                   sizeof(double) * (FIGURES(size_bytes) + FIGURES(read_gbs) + FIGURES(barrier_us) +
+                                     FIGURES(call_us) + FIGURES(matmul_gmacs) + FIGURES(matmul_gmacs_512) +
+                                     FIGURES(matmul_gmacs_256) + FIGURES(matmul_gmacs_288) +
+                                     FIGURES(matmul_gmacs_640) + FIGURES(rate_g) + FIGURES(attention_gpairs) +
+                                     FIGURES(attention_grows) + FIGURES(matmul_stream_gmacs) +
+                                     FIGURES(stream_short_gmacs) + FIGURES(cold_us) + FIGURES(cold_line_ns) +
+                                     FIGURES(compute_stretch) + FIGURES(stream_stretch)),
+               "ls_machine_merge does not know every figure");
+
+int ls_machine_merge(ls_machine *into, const ls_machine *add, char *err) {
+    if (into->n_threads != add->n_threads || into->n_sizes != add->n_sizes ||
+        memcmp(into->size_bytes, add->size_bytes, sizeof into->size_bytes))
+        return ls_fail(err, "not calibrations of one kind (%d and %d threads, %d and %d sizes)", into->n_threads,
+                       add->n_threads, into->n_sizes, add->n_sizes);
+    /* rates: the fastest run any calibration saw, the machine's own speed */
+#define HIGHEST(field) keep_highest((double *)into->field, (const double *)add->field, FIGURES(field))
+    HIGHEST(read_gbs);
+    HIGHEST(matmul_gmacs);
+    HIGHEST(matmul_gmacs_512);
+    HIGHEST(matmul_gmacs_256);
+    HIGHEST(matmul_gmacs_288);
+    HIGHEST(matmul_gmacs_640);
+    HIGHEST(rate_g);
+    HIGHEST(attention_gpairs);
+    HIGHEST(attention_grows);
+    HIGHEST(matmul_stream_gmacs);
+    HIGHEST(stream_short_gmacs);
+#undef HIGHEST
+    /* latencies and stretches: the mean over the calibrations, each weighing one */
+    const double wa = into->calibrations, wb = add->calibrations;
+#define MEAN(field) average((double *)into->field, (const double *)add->field, FIGURES(field), wa, wb)
+    MEAN(barrier_us);
+    MEAN(call_us);
+    MEAN(cold_us);
+    MEAN(cold_line_ns);
+    MEAN(compute_stretch);
+    MEAN(stream_stretch);
+#undef MEAN
+    into->calibrations += add->calibrations;
+    return 0;
 }

@@ -1042,6 +1042,7 @@ int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err) {
     if (max_threads < 1 || max_threads > LS_MACHINE_THREADS)
         return ls_fail(err, "thread count %d is outside 1..%d", max_threads, LS_MACHINE_THREADS);
     m->n_threads = max_threads;
+    m->calibrations = 1;
     return measure(m, 1, max_threads, true, LS_MACHINE_STREAMS, log, err);
 }
 
