@@ -352,10 +352,10 @@ static int matmul_case_init(matmul_job *job, ls_dtype type, int64_t n_in, int n_
  * calibration). The cost model stretches compute by it (cost.h).
  *
  * It is a mean over a process that moves within milliseconds, and needs the whole
- * calibration's samples: six bursts before each of bench's repeats (0.24 s of samples in 3
- * s), tried, read 1.07-1.31 over 20 repeats with no relation to the repeat's prefill right
- * after them (the small model: 50.7-57.0 ms, one repeat 67.9), so ls_calibrate_now keeps the
- * calibration's stretches. */
+ * calibration's samples: the 6 to 15 bursts before each of bench's repeats (240-600 samples
+ * of 0.25 ms over about 3 s), tried, read 1.07-1.31 over 20 repeats with no relation to the
+ * repeat's prefill right after them (the small model: 50.7-57.0 ms, one repeat 67.9), so
+ * ls_calibrate_now keeps the calibration's stretches. */
 
 #define CONTENTION_BURST 41        /* samples a burst; the first, its weights cold, not counted */
 #define CONTENTION_SECONDS 0.00025 /* one sample */
