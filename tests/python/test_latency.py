@@ -433,6 +433,28 @@ def test_calibrate_then_bench():
         assert "memory before" not in r.stdout and "predicted" in r.stdout
 
 
+def test_bench_steps():
+    """bench --steps: a table per call (decode, prefill) with every kernel the program runs,
+    its step count the compiled program's, and an "all" line summing the kernels' times."""
+    model = tiny_model("llama", "q8_0")
+    d = json.loads(ok("compile", "--json", "-m", model, "-t", "1", "--batch", "16", "--ctx", "64").stdout)
+    kernels = {}
+    for st in d["steps"]:
+        kernels[st["kernel"]] = kernels.get(st["kernel"], 0) + 1
+    out = ok("bench", "-m", model, "--steps", "--fixed", "--repeat", "2", "-n", "2", "--prefill", "16",
+             "--batch", "16", "--ctx", "64").stdout
+    for call in ("decode call", "prefill call"):
+        table = out[out.index(call):].split("\n")[1:len(kernels) + 2]
+        rows = {}
+        for line in table:
+            m = re.match(r"\s+(\w+)\s+(\d+) steps: predicted\s+([\d.]+) ms, measured\s+([\d.]+) ms", line)
+            assert m, (call, line, out)
+            rows[m.group(1)] = (int(m.group(2)), float(m.group(3)), float(m.group(4)))
+        assert {k: v[0] for k, v in rows.items() if k != "all"} == kernels, (rows, kernels)
+        assert rows["all"][0] == len(d["steps"]), rows
+        assert rows["all"][2] > 0 and abs(rows["all"][2] - sum(v[2] for k, v in rows.items() if k != "all")) < 0.01, rows
+
+
 def test_bench_trace():
     """bench --trace: for a prefill and the decode, one line per kernel the program runs with
     its step count, then all steps, the barriers and the call; the counts are the compiled
