@@ -27,6 +27,8 @@ typedef struct tally {
     double predicted[LS_K_COUNT], measured[LS_K_COUNT]; /* ms, summed over the calls */
     int steps[LS_K_COUNT];                               /* steps of each kernel in one call */
     double call_predicted, call_measured, imbalance, barrier_exit;
+    double work[LS_MAX_THREADS]; /* ms, each thread's steps summed over the calls */
+    int64_t last[LS_MAX_THREADS]; /* barriers each thread reached last */
     int64_t calls;
 } tally;
 
@@ -41,12 +43,17 @@ static void add_call(tally *y, const ls_program *p, const uint64_t *ticks, const
         const ls_step *s = &p->steps[i];
         double slowest = 0;
         uint64_t first_end = UINT64_MAX, last_end = 0, last_exit = 0;
+        int latest = 0;
         for (int t = 0; t < T; t++) {
             const uint64_t *tr = ticks + (size_t)t * row;
             double work = (double)(tr[1 + 2 * i] - tr[2 * i]) / per_ms;
             if (work > slowest) slowest = work;
+            y->work[t] += work;
             if (tr[1 + 2 * i] < first_end) first_end = tr[1 + 2 * i];
-            if (tr[1 + 2 * i] > last_end) last_end = tr[1 + 2 * i];
+            if (tr[1 + 2 * i] > last_end) {
+                last_end = tr[1 + 2 * i];
+                latest = t;
+            }
             if (tr[2 + 2 * i] > last_exit) last_exit = tr[2 + 2 * i];
         }
         if (y->calls == 0) y->steps[s->kernel]++;
@@ -54,6 +61,7 @@ static void add_call(tally *y, const ls_program *p, const uint64_t *ticks, const
         y->predicted[s->kernel] += (costs[i].us - (s->barrier_after ? barrier : 0)) / 1e3;
         y->call_predicted += costs[i].us / 1e3;
         if (s->barrier_after) {
+            y->last[latest]++;
             y->imbalance += (double)(last_end - first_end) / per_ms;
             y->barrier_exit += (double)(last_exit - last_end) / per_ms;
         }
@@ -78,6 +86,10 @@ static void print_tally(const tally *y, const ls_program *p, const char *label) 
            pred / n, meas / n, meas / pred);
     printf("  %d barriers: threads arriving apart %.3f ms, barrier exits %.3f ms\n", p->n_barriers,
            y->imbalance / n, y->barrier_exit / n);
+    printf("  each thread's work (ms per call) and the barriers it reached last:");
+    for (int t = 0; t < p->n_threads; t++)
+        printf(" [%d] %.3f, %lld", t, y->work[t] / n, (long long)y->last[t]);
+    printf("\n");
     printf("  call: predicted %.3f ms, measured %.3f ms (%.2f)\n", y->call_predicted / n, y->call_measured / n,
            y->call_measured / y->call_predicted);
 }

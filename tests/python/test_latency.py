@@ -483,3 +483,9 @@ def test_bench_trace():
         assert 0 < measured < 10000, s
         assert float(m.group(2)) <= measured and float(m.group(3)) <= measured, s
         assert all(float(meas) <= 2 * measured for _, _, _, meas in rows), s
+        # each thread's work fits in the call, and every barrier has one last thread
+        w = re.search(r"^  each thread's work \(ms per call\) and the barriers it reached last: "
+                      r"\[0\] ([\d.]+), (\d+) \[1\] ([\d.]+), (\d+)$", s, re.M)
+        assert w, s
+        assert all(0 < float(w.group(g)) <= measured for g in (1, 3)), s
+        assert int(w.group(2)) + int(w.group(4)) == calls * d["summary"]["n_barriers"], s
