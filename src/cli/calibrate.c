@@ -89,11 +89,9 @@ int cmd_calibrate(int argc, char **argv) {
     /* merge into the calibrations the file holds, unless told not to or it holds none */
     if (!fresh && access(output, F_OK) == 0) {
         ls_machine saved;
-        if (ls_machine_load(&saved, output, false, err) || ls_machine_merge(&saved, &machine, err)) {
-            char *hint = strstr(err, " (run lockstep calibrate"); /* machine.c's advice: what this run does */
-            if (hint) *hint = 0;
+        if (ls_machine_load(&saved, output, false, err) || ls_machine_merge(&saved, &machine, err))
             fprintf(stderr, "calibrate: not merging into the saved figures (%s): saving this calibration alone\n", err);
-        } else {
+        else {
             machine = saved;
             const int t = machine.n_threads - 1;
             fprintf(stderr, "merged with %s: %d calibrations (compute stretch %.3f with %d thread(s); --fresh "

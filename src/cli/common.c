@@ -218,8 +218,10 @@ void cli_engine_close(cli_engine *e) {
 
 int cli_machine_load(const char *command, const char *path, ls_machine *machine) {
     char err[LS_ERROR_SIZE];
-    if (ls_machine_load(machine, path ? path : ls_machine_path(), !path, err)) {
-        cli_error(command, "%s", err);
+    const char *file = path ? path : ls_machine_path();
+    if (ls_machine_load(machine, file, !path, err)) {
+        /* a file that opens but is refused: one calibrate run replaces it */
+        cli_error(command, "%s%s", err, access(file, R_OK) == 0 ? " (run lockstep calibrate to remake it)" : "");
         return EXIT_BAD_INPUT;
     }
     return 0;

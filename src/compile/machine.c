@@ -150,7 +150,7 @@ static void skip_space(parser *p) {
 }
 
 static int bad(parser *p, const char *what) {
-    return ls_fail(p->err, "%s: %s (run lockstep calibrate to remake it)", p->name, what);
+    return ls_fail(p->err, "%s: %s", p->name, what);
 }
 
 /* A string without escapes, into out (NUL-terminated). */
