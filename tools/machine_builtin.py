@@ -6,9 +6,10 @@ builtin_machine in src/compile/machine.c (the figures used when no machine file 
     build/lockstep calibrate -o /tmp/m.json           # each merges into the file
     python3 tools/machine_builtin.py /tmp/m.json
 
-On a shared host each calibration catches the contention of its own minute; calibrate merges
-its runs (the highest of every rate, the mean of every latency and stretch:
-ls_machine_merge), so the file describes the host's usual state.
+On a shared host each calibration catches the state of its own minute; calibrate merges its
+runs (the highest of every rate, the mean of every latency and stretch: ls_machine_merge, the
+compute stretch then fitted again: ls_calibrate_refit), so the file describes the host's
+usual state.
 """
 import json
 import sys
@@ -36,7 +37,7 @@ def main():
         ' "read_gbs": %s,' % rows(m["read_gbs"]),
         ' "barrier_us": %s, "call_us": %s,' % (row(m["barrier_us"]), row(m["call_us"])),
         ' "stream_short_gmacs": %s,' % row(m["stream_short_gmacs"]),
-        ' "compute_stretch": %s,' % row(m["compute_stretch"]),
+        ' "compute_stretch": %s, "workload_ms": %s,' % (row(m["compute_stretch"]), row(m["workload_ms"])),
         ' "stream_stretch": %s,' % rows(m["stream_stretch"]),
         ' "cold_us": %s, "cold_line_ns": %s,' % (rows(m["cold_us"]), rows(m["cold_line_ns"])),
     ]

@@ -4,11 +4,11 @@
  * the time of the forward calls is measured (argmax excluded). Prefill: P tokens from
  * position 0 in calls of --batch. Each is repeated R times after one untimed warm-up run
  * (which also faults the mmapped weights in). The prediction is compared with the fastest
- * repeat. The machine model's rates are the fastest runs calibrate saw, and its compute and
- * weight streams are stretched by the contention calibrate measured (the mean slowdown of the
- * slowest thread, cost.h): a 0.5-s prefill meets about the mean of the host's slow and fast
- * spells, as its fastest repeat does; more load (which comes and goes for seconds at a time
- * here) only adds time. The median is printed beside it. The prediction comes from the
+ * repeat. The machine model's rates are the fastest runs calibrate saw, each kernel alone;
+ * compute is stretched by what a made-up model's prefill took in place (its median time
+ * over its prediction, fitted during calibrate: cost.h) and weight streams by the mean
+ * slowdown of their own runs; more load (which comes and goes for seconds at a time here)
+ * only adds time. The median is printed beside it. The prediction comes from the
  * compiled program and the machine model (compile/cost.h) for exactly the same
  * calls: the same positions, the same rows per call. A second prediction takes the memory,
  * barrier and cold-read figures measured again just before each repeat (ls_calibrate_now, a

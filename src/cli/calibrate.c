@@ -17,12 +17,14 @@ static const char *usage =
     "usage: lockstep calibrate [-t THREADS] [-o FILE] [--fresh]\n"
     "Measures read bandwidth per thread count and working-set size (L2 to DRAM), matmul\n"
     "throughput per weight type (weights in L2, and streamed from 16 MiB, 256 MiB and 1 GiB),\n"
-    "the other kernels, the barrier and how much other load on the host slows compute and\n"
-    "weight streams on average (30-60 s: sweeps repeat while a figure still improves), prints\n"
-    "the figures and saves them for `lockstep compile` and `lockstep bench`. When the file\n"
-    "already holds calibrations of this machine (the same thread counts), this one is merged\n"
-    "into them: each rate the fastest any run saw, each latency and contention stretch the\n"
-    "mean over the runs. On a shared host, where other guests' load comes and goes, a few runs\n"
+    "the other kernels, the barrier, how much other load on the host slows weight streams on\n"
+    "average, and how much longer compute takes in a running program than the kernels alone\n"
+    "(a made-up model's prefill, sampled through the calibration; 40-70 s: sweeps repeat while\n"
+    "a figure still improves), prints the figures and saves them for `lockstep compile` and\n"
+    "`lockstep bench`. When the file already holds calibrations of this machine (the same\n"
+    "thread counts), this one is merged into them: each rate the fastest any run saw, each\n"
+    "latency and stretch the mean over the runs (the compute stretch fitted again to the\n"
+    "merged figures). On a shared host, where other guests' load comes and goes, a few runs\n"
     "at different times predict better than one.\n"
     "  -t, --threads N    measure 1..N threads (default: one per CPU, at most 16)\n"
     "  -o, --output FILE  where to save (default $LOCKSTEP_MACHINE, else\n"
@@ -89,7 +91,8 @@ int cmd_calibrate(int argc, char **argv) {
     /* merge into the calibrations the file holds, unless told not to or it holds none */
     if (!fresh && access(output, F_OK) == 0) {
         ls_machine saved;
-        if (ls_machine_load(&saved, output, false, err) || ls_machine_merge(&saved, &machine, err))
+        if (ls_machine_load(&saved, output, false, err) || ls_machine_merge(&saved, &machine, err) ||
+            ls_calibrate_refit(&saved, err))
             fprintf(stderr, "calibrate: not merging into the saved figures (%s): saving this calibration alone\n", err);
         else {
             machine = saved;

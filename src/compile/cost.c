@@ -110,7 +110,7 @@ typedef struct call_shape {
     double working_set;      /* bytes the whole call touches */
     double arena_bandwidth;  /* bytes/us, all threads, for activations */
     double blend;            /* a one-row matmul's k (stream_blend) */
-    double stretch;          /* compute_stretch: compute-bound time on this host over the fastest */
+    double stretch;          /* compute_stretch: compute-bound time in place over the fastest */
 } call_shape;
 
 /* max(memory, compute) of `work` units of kernel r on one of T threads (cost.h). */

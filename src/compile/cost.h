@@ -46,10 +46,14 @@
  * touches: weights, the KV rows read, the arena; a model smaller than the last-level cache
  * thus reads its weights at cache bandwidth. Rates are aggregates measured with T threads
  * running at once, so shared cores and shared caches are in them; they are the fastest runs,
- * and stretch(T) is the mean slowdown of the slowest of T threads of a compute-bound run on
- * the host as calibrate found it (1.00 on a machine of one's own; 1.1-1.4 on this shared
- * one from minute to minute). A one-row product is bound by its stream, which that contention
- * slows far less (stretching its compute put the cache-resident model's decode at 0.88 of the
+ * each kernel alone. stretch(T) is how much longer compute-bound steps take in a running
+ * program: fitted so that the prediction of a made-up model's prefill (run/workload.h), run
+ * through the real runtime on T threads during calibrate, is its median time. It holds what
+ * the isolated rates miss (operands the step before just wrote, each phase waiting for its
+ * slowest thread, a shared host lending the cores to other guests part of the time):
+ * 1.20-1.25 with 2 threads on this shared host, 1.14-1.16 with one, in the calibrations of
+ * BENCHMARKS.md. A one-row product is bound by its stream, which is not stretched so
+ * (stretching its compute put the cache-resident model's decode at 0.88 of the
  * prediction, against 1.02 without), so the blend takes the fastest rates, as k was fitted,
  * but the stream itself is slowed by its own measured stretch: the mean time of calibrate's
  * streaming runs over their fastest (1.05-1.19 at 256 MiB, 1.06-1.35 at 16 MiB here, 2
@@ -135,10 +139,13 @@ typedef struct ls_machine {
      * their norm weights, RoPE row and KV rows after the token's weight stream. */
     double cold_us[LS_MACHINE_THREADS][LS_MACHINE_STREAMS];
     double cold_line_ns[LS_MACHINE_THREADS][LS_MACHINE_STREAMS];
-    /* [T-1]: how much longer than at the calibrated rates compute-bound work takes on
-     * average, as the slowest of T threads at once, on this host (>= 1): the host lends the
-     * cores to other guests part of the time (calibrate.c, contention) */
+    /* [T-1]: how much longer than predicted from the rates above compute-bound work takes in
+     * a running program, T threads (>= 1): fitted so that the prediction of calibrate's
+     * workload (run/workload.h) matches workload_ms (calibrate.c, the in-place factor) */
     double compute_stretch[LS_MACHINE_THREADS];
+    /* [T-1]: ms of that workload's prefill on T threads, the median of samples spread over
+     * the calibration (the mean over merged calibrations) */
+    double workload_ms[LS_MACHINE_THREADS];
     /* [T-1][s]: the same for one-token products streaming ls_machine_stream_bytes[s], T
      * threads at once: their mean time over the fastest (calibrate.c, measure_stream) */
     double stream_stretch[LS_MACHINE_THREADS][LS_MACHINE_STREAMS];
@@ -160,11 +167,13 @@ int ls_machine_parse(ls_machine *m, const char *text, size_t size, const char *n
 int ls_machine_save(const ls_machine *m, const char *path, char *err);
 /* Merges the calibration `add` into `into`, both of the same thread counts and sizes: each
  * rate the higher of the two (the fastest run any calibration saw), each latency (barrier,
- * call, cold reads) and stretch their mean, weighted by how many calibrations each holds;
- * into->calibrations becomes the sum. On a shared host one calibration catches the
- * contention of its own minute (the compute stretch read 1.09 to 1.54 in six calibrations in
- * nine minutes); several merged describe the host's usual state. 0, or -1 with err when the
- * two are not of one kind. */
+ * call, cold reads, the workload's time) and stretch their mean, weighted by how many
+ * calibrations each holds; into->calibrations becomes the sum. The compute stretch, fitted
+ * to the workload with each calibration's own rates, should then be fitted again to the
+ * merged ones (ls_calibrate_refit). On a shared host one calibration catches the state of
+ * its own minute (the streams' stretch at 256 MiB read 1.05-1.19 over eleven calibrations);
+ * several merged describe the host's usual state. 0, or -1 with err when the two are not of
+ * one kind. */
 int ls_machine_merge(ls_machine *into, const ls_machine *add, char *err);
 /* Index of a weight type in matmul_gmacs, or -1. */
 int ls_machine_type_index(int dtype);

@@ -80,7 +80,7 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return ls_fail(err, "cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"format\": \"lockstep-machine-12\",\n  \"threads\": %d,\n  \"calibrations\": %d,\n  \"sizes\": [",
+    fprintf(f, "{\n  \"format\": \"lockstep-machine-13\",\n  \"threads\": %d,\n  \"calibrations\": %d,\n  \"sizes\": [",
             m->n_threads, m->calibrations);
     for (int s = 0; s < m->n_sizes; s++) fprintf(f, "%s%.0f", s ? ", " : "", m->size_bytes[s]);
     fprintf(f, "],\n  \"read_gbs\": [");
@@ -97,6 +97,8 @@ int ls_machine_save(const ls_machine *m, const char *path, char *err) {
     for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->stream_short_gmacs[t]);
     fprintf(f, "],\n  \"compute_stretch\": [");
     for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->compute_stretch[t]);
+    fprintf(f, "],\n  \"workload_ms\": [");
+    for (int t = 0; t < m->n_threads; t++) fprintf(f, "%s%.4g", t ? ", " : "", m->workload_ms[t]);
     fprintf(f, "]");
     save_rows(f, "stream_stretch", &m->stream_stretch[0][0], LS_MACHINE_STREAMS, m->n_threads);
     save_rows(f, "cold_us", &m->cold_us[0][0], LS_MACHINE_STREAMS, m->n_threads);
@@ -221,6 +223,8 @@ static int store(parser *p, double v) {
     } else if (!strcmp(p->path, ".compute_stretch") && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
         if (v < 1 || v > 10) return bad(p, "compute_stretch is outside 1..10");
         m->compute_stretch[ix[0]] = v;
+    } else if (!strcmp(p->path, ".workload_ms") && d == 1 && IN(ix[0], LS_MACHINE_THREADS)) {
+        m->workload_ms[ix[0]] = v;
     } else if (!strcmp(p->path, ".stream_stretch") && d == 2 && IN(ix[0], LS_MACHINE_THREADS) &&
                IN(ix[1], LS_MACHINE_STREAMS)) {
         if (v < 1 || v > 10) return bad(p, "stream_stretch is outside 1..10");
@@ -305,7 +309,7 @@ static int parse_value(parser *p, int nesting) {
     if (c == '"') {
         char text[64];
         if (parse_string(p, text, sizeof text)) return -1;
-        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-12")) p->format_ok = true;
+        if (!strcmp(p->path, ".format") && !strcmp(text, "lockstep-machine-13")) p->format_ok = true;
         return 0;
     }
     char number[40];
@@ -332,7 +336,7 @@ int ls_machine_parse(ls_machine *m, const char *text, size_t size, const char *n
             return bad(&p, "sizes must be positive and ascending");
     for (int t = 0; t < m->n_threads; t++) {
         bool ok = m->barrier_us[t] > 0 && m->call_us[t] > 0 && m->stream_short_gmacs[t] > 0 &&
-                  m->compute_stretch[t] >= 1;
+                  m->compute_stretch[t] >= 1 && m->workload_ms[t] > 0;
         for (int s = 0; s < m->n_sizes; s++) ok = ok && m->read_gbs[t][s] > 0;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int g = 0; g < LS_MACHINE_GROUPS; g++)
@@ -358,94 +362,93 @@ int ls_machine_parse(ls_machine *m, const char *text, size_t size, const char *n
 /* Measured by `lockstep calibrate` on this project's machine as of 2026-12-05: an Intel Xeon
  * (Emerald Rapids, 260 MiB L3 shared with the host's other guests) with 2 vCPUs, AVX-512
  * kernels (those of 2026-12-05: two-cursor prefetch, a last group of 4 blocks on full-width
- * registers, the Q4_0 one-token kernel of 0303b65, the 16-row lane fold); fourteen
- * calibrations merged, before calibrate merged its runs itself, by the highest of each rate
- * and the median of each latency and stretch (the barrier reads 0.05 us or 0.5 as the host
- * places the vCPUs; the stream stretch 1.08-1.41 over 16 MiB and 1.05-1.29 over 256 MiB with
- * two threads); the figures over 1 GiB come from the last five only.
- * DRAM, in 2 MiB pages: 16 GB/s with 1 thread, 29 with 2. The figures before them came from
+ * registers, the Q4_0 one-token kernel of 0303b65, the 16-row lane fold); six calibrations
+ * in five minutes (17:10-17:16) merged by calibrate (the compute stretch fitted to the
+ * workload in place read 1.18-1.23 in each with two threads, 1.13-1.16 with one; the
+ * barrier reads 0.05 us or 0.5 as the host places the vCPUs).
+ * DRAM, in 2 MiB pages: 17 GB/s with 1 thread, 29 with 2. The figures before them came from
  * an AMD EPYC (Zen 4). Kernels change: recalibrate after they do (a few runs merged into one
  * file, tools/machine_builtin.py) and paste its output here. */
 static const char builtin_machine[] =
-    "{\"format\": \"lockstep-machine-12\", \"threads\": 2, \"calibrations\": 14,\n"
+    "{\"format\": \"lockstep-machine-13\", \"threads\": 2, \"calibrations\": 6,\n"
     " \"sizes\": [262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 25165824, 33554432, 50331648, 67108864, 268435456],\n"
-    " \"read_gbs\": [[108.2, 107, 106, 70.19, 30.58, 30.03, 30.11, 30.08, 29.93, 29.91, 29.34, 16.34], [216.1, 215.7, 212.2, 208.4, 144.5, 67.77, 59.53, 59.49, 59.54, 59.45, 58.47, 29.11]],\n"
-    " \"barrier_us\": [0.001, 0.4971], \"call_us\": [0.001, 0.4971],\n"
-    " \"stream_short_gmacs\": [25.56, 50.93],\n"
-    " \"compute_stretch\": [1.204, 1.305],\n"
-    " \"stream_stretch\": [[1.25, 1.127, 1.037], [1.157, 1.125, 1.099]],\n"
-    " \"cold_us\": [[0.1837, 0.7279, 0.9793], [0.1522, 0.4307, 0.8795]], \"cold_line_ns\": [[2.325, 5.035, 5.442], [2.369, 4.04, 5.452]],\n"
+    " \"read_gbs\": [[108.2, 106.9, 106.1, 65.39, 30.45, 29.88, 29.86, 29.88, 29.81, 29.67, 28.96, 16.77], [215.9, 215.7, 212.5, 209.4, 127.3, 61.22, 60.62, 60.58, 60.58, 60.51, 60.47, 29.39]],\n"
+    " \"barrier_us\": [0.001, 0.5228], \"call_us\": [0.001, 0.5228],\n"
+    " \"stream_short_gmacs\": [26, 51.16],\n"
+    " \"compute_stretch\": [1.147, 1.218], \"workload_ms\": [40.42, 21.54],\n"
+    " \"stream_stretch\": [[1.032, 1.075, 1.027], [1.083, 1.118, 1.072]],\n"
+    " \"cold_us\": [[0.1252, 0.5309, 0.6819], [0.1523, 0.3026, 0.733]], \"cold_line_ns\": [[2.538, 5.24, 5.962], [2.524, 3.904, 5.585]],\n"
     " \"matmul_gmacs\": {\n"
-    "  \"F32\": [[15.65, 20.74, 23.87, 25.78], [31.15, 41.43, 47.66, 52.22]],\n"
-    "  \"F16\": [[12.29, 16.98, 20.84, 23.85], [24.64, 33.55, 40.8, 46.7]],\n"
-    "  \"BF16\": [[11.75, 16.71, 21.26, 24.39], [23.17, 33.36, 42.42, 47.51]],\n"
-    "  \"Q4_0\": [[72.31, 95.31, 115.7, 133.5], [144.1, 189.8, 230.4, 266.7]],\n"
-    "  \"Q5_0\": [[54.1, 77.65, 99.12, 113.2], [108.1, 155, 197.8, 223.2]],\n"
-    "  \"Q8_0\": [[55.4, 103.8, 126.4, 143.5], [110.6, 206.6, 251.2, 283.1]],\n"
-    "  \"Q4_K\": [[41.13, 70.49, 93.45, 117.2], [81.95, 138.5, 186.2, 229.1]],\n"
-    "  \"Q5_K\": [[30.1, 57.27, 80.13, 104.5], [59.74, 114.1, 160, 206.9]],\n"
-    "  \"Q6_K\": [[30.81, 56.09, 73.48, 89.82], [61.26, 111.6, 146.3, 179.6]]},\n"
+    "  \"F32\": [[15.71, 20.65, 23.8, 26.73], [31.24, 41.28, 47.52, 51.25]],\n"
+    "  \"F16\": [[12.4, 17.12, 20.61, 23.4], [24.83, 33.64, 40.24, 46.68]],\n"
+    "  \"BF16\": [[11.67, 16.69, 21.12, 23.92], [23.26, 33.26, 41.53, 47.43]],\n"
+    "  \"Q4_0\": [[69.31, 94.86, 116.2, 133.6], [138.3, 188.2, 229.8, 275.4]],\n"
+    "  \"Q5_0\": [[53.17, 77.48, 100.1, 113.2], [105.4, 154.4, 199.9, 225.4]],\n"
+    "  \"Q8_0\": [[44.03, 104.5, 126.7, 141.4], [87.68, 203.1, 252.5, 282.9]],\n"
+    "  \"Q4_K\": [[40.63, 70.56, 94.06, 115], [80.98, 140.5, 187, 229.7]],\n"
+    "  \"Q5_K\": [[29.67, 56.54, 80.41, 103.5], [58.85, 112.8, 160.6, 207.1]],\n"
+    "  \"Q6_K\": [[30.47, 55.59, 74.91, 89.99], [60.61, 110.6, 149.7, 179.4]]},\n"
     " \"matmul_gmacs_512\": {\n"
-    "  \"F32\": [[16.17, 20.15, 23.08, 24.75], [32.24, 40.24, 46.07, 49.47]],\n"
-    "  \"F16\": [[12.24, 16.56, 20.13, 22.43], [24.23, 32.96, 39.82, 44.54]],\n"
-    "  \"BF16\": [[11.56, 16.31, 20.52, 22.84], [22.93, 32.25, 40.99, 45.63]],\n"
-    "  \"Q4_0\": [[65.01, 81.35, 99.8, 109.1], [128.9, 161.4, 199.2, 217.6]],\n"
-    "  \"Q5_0\": [[48.99, 65.36, 89.04, 98.98], [96.34, 129.5, 177.4, 197.7]],\n"
-    "  \"Q8_0\": [[48.4, 93.1, 106.1, 116.3], [96.41, 183.2, 212.5, 231.9]],\n"
-    "  \"Q4_K\": [[35.24, 61.73, 81.33, 96.73], [70.2, 122, 161.6, 192.9]],\n"
-    "  \"Q5_K\": [[27.1, 52.67, 70.54, 90.14], [53.95, 104.4, 140.8, 179.6]],\n"
-    "  \"Q6_K\": [[27.77, 49.76, 66.16, 79.5], [55.03, 99, 131.4, 156.9]]},\n"
+    "  \"F32\": [[16.18, 20.08, 23, 24.63], [32.33, 40.13, 45.9, 49.16]],\n"
+    "  \"F16\": [[12.17, 16.75, 20.19, 22.45], [24.06, 32.61, 39.34, 44.72]],\n"
+    "  \"BF16\": [[11.57, 16.23, 20.14, 22.82], [23.02, 32.16, 40.2, 45.49]],\n"
+    "  \"Q4_0\": [[64.17, 80.07, 100.4, 108.8], [128.1, 159.1, 200.5, 215.5]],\n"
+    "  \"Q5_0\": [[49.93, 65.97, 89.77, 98.67], [97.54, 129, 179.4, 197.1]],\n"
+    "  \"Q8_0\": [[39.15, 93.12, 108.4, 116], [78.4, 185.2, 215.5, 231.6]],\n"
+    "  \"Q4_K\": [[34.67, 61.93, 81.27, 96.34], [69.1, 123, 162.2, 192.3]],\n"
+    "  \"Q5_K\": [[27.54, 53.04, 71.61, 89.67], [54.79, 104.2, 143, 178.3]],\n"
+    "  \"Q6_K\": [[28.54, 49.64, 65.36, 79.54], [55.26, 97.69, 129.5, 158.5]]},\n"
     " \"matmul_gmacs_256\": {\n"
-    "  \"F32\": [[15.55, 19.08, 21.64, 22.92], [30.99, 38.04, 43.2, 45.77]],\n"
-    "  \"F16\": [[11.91, 16.24, 19.66, 20.86], [23.7, 31.63, 39.1, 41.48]],\n"
-    "  \"BF16\": [[11.5, 16.11, 19.29, 21.16], [22.91, 31.54, 37.85, 41.77]],\n"
-    "  \"Q4_0\": [[36.87, 36.6, 45.63, 50.54], [73.62, 72.58, 89.42, 100.9]],\n"
-    "  \"Q5_0\": [[26.12, 20.81, 31.13, 40.74], [52.07, 41.44, 62.27, 81.63]],\n"
-    "  \"Q8_0\": [[34.8, 40.32, 46.13, 52.1], [67.96, 80.16, 91.78, 104]],\n"
-    "  \"Q4_K\": [[18.43, 30.19, 38.29, 45.78], [36.8, 60.25, 76.15, 91.19]],\n"
-    "  \"Q5_K\": [[9.574, 18.36, 28.36, 38.94], [19.05, 36.55, 56.58, 77.66]],\n"
-    "  \"Q6_K\": [[15.07, 26.13, 33.16, 41.02], [29.78, 52.11, 66.02, 81.84]]},\n"
+    "  \"F32\": [[15.56, 18.98, 21.51, 22.75], [31.07, 37.9, 43, 45.39]],\n"
+    "  \"F16\": [[11.91, 15.89, 19.61, 21.06], [23.78, 31.05, 38.89, 41.76]],\n"
+    "  \"BF16\": [[11.57, 15.57, 19.64, 21.1], [22.44, 30.57, 37.35, 41.18]],\n"
+    "  \"Q4_0\": [[36.99, 36.24, 44.65, 50.57], [73.65, 72.61, 88.83, 102]],\n"
+    "  \"Q5_0\": [[26.16, 20.84, 31.04, 40.11], [53.11, 41.57, 62.04, 80.33]],\n"
+    "  \"Q8_0\": [[28.27, 41.08, 46.92, 52.02], [55.06, 80.25, 93.82, 104.5]],\n"
+    "  \"Q4_K\": [[18.28, 30.34, 38.03, 45.59], [36.52, 60.36, 75.57, 90.78]],\n"
+    "  \"Q5_K\": [[9.636, 18.1, 27.9, 38.59], [19.06, 36.07, 55.37, 78.03]],\n"
+    "  \"Q6_K\": [[15.03, 25.69, 33.27, 40.67], [29.81, 51.34, 66.27, 81.22]]},\n"
     " \"matmul_gmacs_288\": {\n"
-    "  \"F32\": [[15.66, 19.3, 21.95, 23.3], [31.2, 38.51, 43.86, 46.54]],\n"
-    "  \"F16\": [[12, 16.01, 19.79, 21.12], [23.99, 31.4, 39.36, 42.11]],\n"
-    "  \"BF16\": [[11.34, 15.97, 19.55, 21.51], [22.66, 31.3, 38.88, 42.81]],\n"
-    "  \"Q4_0\": [[36.69, 40.33, 49.42, 57.13], [73.33, 80.14, 98.6, 114.1]],\n"
-    "  \"Q5_0\": [[18.79, 23.98, 35.79, 46.58], [37.15, 47.93, 71.36, 92.59]],\n"
-    "  \"Q8_0\": [[30.3, 41.85, 51.34, 59.11], [59.91, 82.9, 102.5, 117.9]],\n"
-    "  \"Q4_K\": [[18.53, 30.29, 38.32, 45.78], [36.8, 60.13, 76.4, 91.25]],\n"
-    "  \"Q5_K\": [[9.543, 18.36, 28.36, 38.93], [18.97, 36.91, 56.48, 77.6]],\n"
-    "  \"Q6_K\": [[14.94, 26.11, 33.1, 41.09], [29.4, 52.12, 66.21, 81.96]]},\n"
+    "  \"F32\": [[15.66, 19.25, 21.83, 23.12], [31.27, 38.44, 43.76, 46.17]],\n"
+    "  \"F16\": [[12.04, 16.08, 19.81, 21.22], [24.02, 31.3, 39.33, 42.21]],\n"
+    "  \"BF16\": [[11.27, 15.64, 19.14, 21.44], [22.35, 30.64, 37.67, 42.64]],\n"
+    "  \"Q4_0\": [[36.65, 40.26, 49.59, 57.1], [73.13, 80.27, 99.08, 113.9]],\n"
+    "  \"Q5_0\": [[18.66, 24.08, 35.57, 45.36], [37.25, 48.03, 71.12, 90.6]],\n"
+    "  \"Q8_0\": [[26.26, 41.62, 51.89, 58.95], [51.3, 82.47, 102.9, 117.8]],\n"
+    "  \"Q4_K\": [[18.31, 30.22, 37.91, 45.55], [36.49, 60.23, 75.57, 90.93]],\n"
+    "  \"Q5_K\": [[9.681, 18.13, 27.77, 38.84], [19.13, 36.42, 55.41, 76.99]],\n"
+    "  \"Q6_K\": [[14.73, 25.7, 33.3, 40.68], [29.39, 51.19, 66.29, 83.09]]},\n"
     " \"matmul_gmacs_640\": {\n"
-    "  \"F32\": [[16.26, 20.36, 23.38, 25.15], [32.42, 40.64, 46.71, 50.23]],\n"
-    "  \"F16\": [[12.39, 16.7, 20.38, 22.8], [24.75, 33.36, 40.19, 45.55]],\n"
-    "  \"BF16\": [[11.65, 16.46, 20.78, 23.21], [22.89, 32.17, 41.52, 46.39]],\n"
-    "  \"Q4_0\": [[62.63, 73, 87.39, 94.65], [125, 145.5, 174.4, 189.1]],\n"
-    "  \"Q5_0\": [[47.14, 58.26, 77.91, 87.59], [94.16, 116.2, 155.7, 170.1]],\n"
-    "  \"Q8_0\": [[50.41, 83.19, 93.75, 100.3], [96.93, 161.4, 187.1, 199.9]],\n"
-    "  \"Q4_K\": [[35.2, 61.49, 81.36, 96.63], [70.35, 122.3, 162.1, 192.8]],\n"
-    "  \"Q5_K\": [[27.06, 52.59, 71.09, 90.19], [53.99, 104.9, 141, 179.8]],\n"
-    "  \"Q6_K\": [[27.68, 49.08, 66.52, 79.63], [55.29, 97.52, 131.5, 157.7]]},\n"
+    "  \"F32\": [[16.24, 20.29, 23.31, 25.04], [32.46, 41.19, 46.5, 50.03]],\n"
+    "  \"F16\": [[12.42, 16.8, 20.32, 22.85], [24.8, 32.65, 40.19, 45.62]],\n"
+    "  \"BF16\": [[11.93, 16.39, 20.38, 23.19], [22.94, 32.66, 40.72, 46.25]],\n"
+    "  \"Q4_0\": [[62.22, 72.55, 87.31, 96.07], [121.1, 143.6, 174.2, 189.1]],\n"
+    "  \"Q5_0\": [[47.16, 57.81, 78.2, 85.22], [94.22, 115.5, 156, 169.8]],\n"
+    "  \"Q8_0\": [[40.64, 81.28, 95.75, 100.1], [79.81, 162.1, 190.8, 199.7]],\n"
+    "  \"Q4_K\": [[34.91, 61.57, 81.28, 96.34], [69.02, 122.8, 162.9, 192.5]],\n"
+    "  \"Q5_K\": [[27.49, 52.32, 71.58, 89.53], [54.77, 104.2, 143, 178.7]],\n"
+    "  \"Q6_K\": [[27.73, 49.18, 65.36, 79.65], [55.3, 98.32, 130.7, 158.6]]},\n"
     " \"rates_g\": {\n"
-    "  \"embed\": [1.983, 3.951],\n"
-    "  \"rmsnorm\": [6.384, 12.63],\n"
-    "  \"quantize\": [2.798, 5.589],\n"
-    "  \"add\": [8.13, 16.18],\n"
-    "  \"rope\": [8.711, 17.33],\n"
-    "  \"kv_store\": [2.153, 4.293],\n"
-    "  \"glu_gelu\": [1.391, 2.666],\n"
-    "  \"glu_silu\": [1.711, 3.374]},\n"
-    " \"attention_gpairs\": [[0.1935, 0.1448, 0.1011, 0.06131], [0.3768, 0.2886, 0.1996, 0.1226]],\n"
-    " \"attention_grows\": [[0.07935, 0.06066, 0.06864, 0.02908], [0.1596, 0.1149, 0.1006, 0.05862]],\n"
+    "  \"embed\": [1.973, 3.926],\n"
+    "  \"rmsnorm\": [6.322, 12.55],\n"
+    "  \"quantize\": [2.8, 5.586],\n"
+    "  \"add\": [8.137, 16.26],\n"
+    "  \"rope\": [8.712, 17.34],\n"
+    "  \"kv_store\": [2.153, 4.296],\n"
+    "  \"glu_gelu\": [1.38, 2.665],\n"
+    "  \"glu_silu\": [1.705, 3.37]},\n"
+    " \"attention_gpairs\": [[0.1876, 0.1433, 0.09831, 0.06088], [0.3683, 0.2818, 0.1941, 0.1202]],\n"
+    " \"attention_grows\": [[0.07602, 0.05527, 0.04791, 0.0275], [0.1537, 0.1113, 0.1011, 0.05651]],\n"
     " \"matmul_stream_gmacs\": {\n"
-    "  \"F32\": [[7.69, 3.749, 3.21], [14.95, 7.197, 6.47]],\n"
-    "  \"F16\": [[12.11, 5.132, 4.829], [23.95, 10.04, 9.535]],\n"
-    "  \"BF16\": [[11.4, 5.115, 4.856], [22.64, 10, 9.702]],\n"
-    "  \"Q4_0\": [[48.6, 30.44, 27.81], [96.31, 64.52, 56.22]],\n"
-    "  \"Q5_0\": [[39.85, 22.95, 20.46], [79.76, 51.49, 40.63]],\n"
-    "  \"Q8_0\": [[27.34, 16.79, 15.04], [54.18, 37.77, 30.09]],\n"
-    "  \"Q4_K\": [[40.87, 28.4, 24.83], [81.66, 62.67, 49.59]],\n"
-    "  \"Q5_K\": [[30.27, 23.06, 19.5], [60.2, 48.83, 39.31]],\n"
-    "  \"Q6_K\": [[30.26, 20.9, 17.55], [60.58, 43.94, 35.3]]}}\n";
+    "  \"F32\": [[7.693, 3.345, 3.262], [15.04, 6.828, 6.479]],\n"
+    "  \"F16\": [[12.01, 4.897, 4.895], [23.98, 10.2, 9.603]],\n"
+    "  \"BF16\": [[11.43, 4.891, 4.884], [22.51, 10.52, 9.657]],\n"
+    "  \"Q4_0\": [[48.76, 30.48, 28.58], [96.96, 74.22, 56.41]],\n"
+    "  \"Q5_0\": [[40.08, 23.52, 20.93], [83.93, 61.54, 41.36]],\n"
+    "  \"Q8_0\": [[26.96, 19.15, 15.59], [53.75, 43.27, 31.2]],\n"
+    "  \"Q4_K\": [[40.55, 32.77, 25.4], [80.6, 72.37, 51.07]],\n"
+    "  \"Q5_K\": [[29.59, 25.02, 19.72], [60.08, 53.11, 39.87]],\n"
+    "  \"Q6_K\": [[30.12, 22.86, 18.13], [59.82, 48.26, 36.56]]}}\n";
 
 void ls_machine_builtin(ls_machine *m) {
     if (ls_machine_parse(m, builtin_machine, strlen(builtin_machine), "built-in", NULL)) {
@@ -458,6 +461,7 @@ void ls_machine_builtin(ls_machine *m) {
         m->barrier_us[0] = m->call_us[0] = 0.1;
         m->stream_short_gmacs[0] = 10;
         m->compute_stretch[0] = 1;
+        m->workload_ms[0] = 40;
         for (int i = 0; i < LS_MACHINE_STREAMS; i++) m->stream_stretch[0][i] = 1;
         for (int k = 0; k < LS_MACHINE_TYPES; k++)
             for (int g = 0; g < LS_MACHINE_GROUPS; g++) m->matmul_gmacs[k][0][g] = m->matmul_gmacs_512[k][0][g] = m->matmul_gmacs_256[k][0][g] =
@@ -516,7 +520,8 @@ _Static_assert(offsetof(ls_machine, source) - offsetof(ls_machine, size_bytes) =
                                      FIGURES(matmul_gmacs_640) + FIGURES(rate_g) + FIGURES(attention_gpairs) +
                                      FIGURES(attention_grows) + FIGURES(matmul_stream_gmacs) +
                                      FIGURES(stream_short_gmacs) + FIGURES(cold_us) + FIGURES(cold_line_ns) +
-                                     FIGURES(compute_stretch) + FIGURES(stream_stretch)),
+                                     FIGURES(compute_stretch) + FIGURES(workload_ms) +
+                                     FIGURES(stream_stretch)),
                "ls_machine_merge does not know every figure");
 
 int ls_machine_merge(ls_machine *into, const ls_machine *add, char *err) {
@@ -538,7 +543,9 @@ int ls_machine_merge(ls_machine *into, const ls_machine *add, char *err) {
     HIGHEST(matmul_stream_gmacs);
     HIGHEST(stream_short_gmacs);
 #undef HIGHEST
-    /* latencies and stretches: the mean over the calibrations, each weighing one */
+    /* latencies and stretches: the mean over the calibrations, each weighing one (the compute
+     * stretch was fitted to the workload's time with each calibration's own rates: calibrate
+     * fits it again to the merged ones, ls_calibrate_refit) */
     const double wa = into->calibrations, wb = add->calibrations;
 #define MEAN(field) average((double *)into->field, (const double *)add->field, FIGURES(field), wa, wb)
     MEAN(barrier_us);
@@ -546,6 +553,7 @@ int ls_machine_merge(ls_machine *into, const ls_machine *add, char *err) {
     MEAN(cold_us);
     MEAN(cold_line_ns);
     MEAN(compute_stretch);
+    MEAN(workload_ms);
     MEAN(stream_stretch);
 #undef MEAN
     into->calibrations += add->calibrations;

@@ -26,6 +26,7 @@
 #include "base/huge_pages.h"
 #include "quant/quant.h"
 #include "run/runtime.h"
+#include "run/workload.h"
 
 #define REPEATS 7
 #define MIN_PASSES 3    /* sweeps over the bandwidth, matmul and kernel cases, at least */
@@ -336,72 +337,70 @@ static int matmul_case_init(matmul_job *job, ls_dtype type, int64_t n_in, int n_
     return 0;
 }
 
-/* ---- contention ----------------------------------------------------------------------
- * The figures above are the fastest runs: the machine's own speed. On a shared host a vCPU
- * does not always have its core to itself: for a fraction of a second at a time the host
- * runs another guest beside it, and compute-bound code then runs at about 0.7 of that speed
- * (one vCPU alone, the Q8_0 product below, the fastest of 50 runs of 1.5 ms: 83-122 against
- * 141 GMAC/s in 23 of 50 such figures in one minute here, in none of 20 in another). A phase
- * of a call ends with its slowest thread, at whatever speed the host gives it. The figure
- * compute_stretch[T-1] is the
- * mean, over samples spread through the calibration, of the slowest of T threads' time over
- * the fastest sample: each sample the Q8_0 product in L2 (rows of 1024, 8 tokens, each
- * thread its own matrix, as matmul_gmacs is measured) on all T threads at once for about
- * CONTENTION_SECONDS, taken in bursts at the start of every sweep of the bandwidth, matmul,
- * streaming and kernel measurements (about 12 to 50 bursts a thread count, over the whole
- * calibration). The cost model stretches compute by it (cost.h).
+/* ---- the in-place factor --------------------------------------------------------------
+ * The figures above are each kernel's fastest runs, alone, on operands it reads again and
+ * again. In a program the kernels run one after another on operands the step before just
+ * wrote, each phase ends with its slowest thread, and on a shared host a vCPU does not always
+ * have its core: for a fraction of a second at a time the host runs another guest beside it,
+ * and compute-bound code then runs at about 0.7 of its speed (one vCPU alone, the Q8_0
+ * product in L2, the fastest of 50 runs of 1.5 ms: 83-122 against 141 GMAC/s in 23 of 50
+ * such figures in one minute here, in none of 20 in another).
  *
- * It is a mean over a process that moves within milliseconds, and needs the whole
- * calibration's samples: the 6 to 15 bursts before each of bench's repeats (240-600 samples
- * of 0.25 ms over about 3 s), tried, read 1.07-1.31 over 20 repeats with no relation to the
- * repeat's prefill right after them (the small model: 50.7-57.0 ms, one repeat 67.9), so
- * ls_calibrate_now keeps the calibration's stretches. */
+ * compute_stretch[T-1] is therefore fitted to a real program: the workload's prefill
+ * (workload.h) on T threads, the faster of INPLACE_RUNS runs, sampled at the start of every
+ * sweep of the bandwidth, matmul, streaming and kernel measurements (about 12 to 50 times a
+ * thread count, spread over the whole calibration), is the cost model's prediction with the
+ * compute stretched by it at the median sample. The cost model stretches compute-bound
+ * steps by it (cost.h). It replaces a figure sampled from the Q8_0 product alone on all T
+ * threads (the mean of the slowest thread over the fastest sample): that one read 1.04-1.54
+ * over calibrations minutes apart while the fastest prefill of 512 tokens of the small
+ * bench model held at 52-54 ms; the prefills of the two bench models at stretch 1 read
+ * 1.14-1.23 of their predictions, and a model of the workload's shape 1.16-1.20, in one
+ * minute.
+ *
+ * The samples need the whole calibration: the host's contention moves within seconds, and
+ * the figure describes its usual state (bench does not re-measure it, ls_calibrate_now). */
 
-#define CONTENTION_BURST 41        /* samples a burst; the first, its weights cold, not counted */
-#define CONTENTION_SECONDS 0.00025 /* one sample */
+#define INPLACE_RUNS 2     /* prefills a sample: the faster counts */
+#define INPLACE_SAMPLES 48 /* at most, a thread count */
 
-typedef struct contention {
-    matmul_job job;
-    int64_t iterations[LS_MACHINE_THREADS]; /* of one sample, fixed at the first burst */
-    run_stats samples[LS_MACHINE_THREADS];
-} contention;
+typedef struct inplace {
+    ls_workload *work;
+    double seconds[LS_MACHINE_THREADS][INPLACE_SAMPLES];
+    int n[LS_MACHINE_THREADS];
+} inplace;
 
-static int contention_init(contention *c, int n_threads) {
-    memset(c, 0, sizeof *c);
-    int rc = matmul_case_init(&c->job, LS_Q8_0, MATMUL_N_IN, n_threads);
-    c->job.n_tokens = 8;
-    return rc;
+/* One sample on t threads (nothing without c, or when the runtime cannot start: the sweep
+ * after it reports that). The team stops first: its threads spin between runs on the CPUs
+ * the runtime's threads take; the next run starts it again. */
+static void inplace_sample(inplace *c, int t) {
+    if (!c || c->n[t - 1] == INPLACE_SAMPLES) return;
+    team_stop();
+    double s = ls_workload_prefill(c->work, t, INPLACE_RUNS);
+    if (s > 0) c->seconds[t - 1][c->n[t - 1]++] = s;
 }
 
-/* One burst of samples on t threads (nothing without c, or when the threads cannot start:
- * the sweep after it reports that). */
-static void contention_burst(contention *c, int t) {
-    if (!c) return;
-    int i = t - 1;
-    if (!c->iterations[i]) {
-        double one = 1e30;
-        for (int r = 0; r < 4; r++) {
-            double s = team_run(t, matmul_run, &c->job, 1);
-            if (s < 0) return;
-            if (s < one) one = s;
-        }
-        c->iterations[i] = (int64_t)(CONTENTION_SECONDS / (one > 1e-9 ? one : 1e-9)) + 1;
-    }
-    for (int k = 0; k < CONTENTION_BURST; k++) {
-        double s = team_run(t, matmul_run, &c->job, c->iterations[i]);
-        if (s < 0) return;
-        if (k > 0) run_stats_add(&c->samples[i], s);
-    }
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
-static void contention_result(const contention *c, ls_machine *m, int t_lo, int t_hi, FILE *log) {
-    for (int t = t_lo; t <= t_hi; t++) m->compute_stretch[t - 1] = run_stats_stretch(&c->samples[t - 1]);
-    if (log) {
-        fprintf(log, "contention, mean slowest thread of a compute-bound run over the fastest:");
-        for (int t = t_lo; t <= t_hi; t++)
-            fprintf(log, " %.3f (%d, %lld samples)", m->compute_stretch[t - 1], t, (long long)c->samples[t - 1].runs);
-        fputc('\n', log);
+static int inplace_result(inplace *c, ls_machine *m, int t_lo, int t_hi, FILE *log, char *err) {
+    for (int t = t_lo; t <= t_hi; t++) {
+        int n = c->n[t - 1];
+        if (n == 0) return ls_fail(err, "the workload's runtime could not start on %d threads", t);
+        qsort(c->seconds[t - 1], (size_t)n, sizeof(double), compare_doubles);
+        double median = n % 2 ? c->seconds[t - 1][n / 2] : (c->seconds[t - 1][n / 2 - 1] + c->seconds[t - 1][n / 2]) / 2;
+        m->compute_stretch[t - 1] = 1;
+        double at_rates = ls_workload_predict(c->work, t, m);
+        m->workload_ms[t - 1] = median * 1e3;
+        m->compute_stretch[t - 1] = ls_workload_fit(c->work, t, m, median);
+        if (log)
+            fprintf(log, "in place, %d thread(s): the workload's prefill %.2f-%.2f ms (%d samples, median %.2f), "
+                    "predicted %.2f at the calibrated rates: compute stretch %.3f\n", t, c->seconds[t - 1][0] * 1e3,
+                    c->seconds[t - 1][n - 1] * 1e3, n, median * 1e3, at_rates * 1e3, m->compute_stretch[t - 1]);
     }
+    return 0;
 }
 
 /* ---- the runtime's other kernels, each on a one-step program ------------------------- */
@@ -599,7 +598,7 @@ static void barrier_run(void *ctx, int thread, int64_t iterations) {
 /* ---- the whole calibration ----------------------------------------------------------- */
 
 /* memory: DRAM_BYTES bytes or more; thread counts t_lo..t_hi */
-static int measure_bandwidth(ls_machine *m, const uint8_t *memory, contention *cn, int t_lo, int t_hi, FILE *log,
+static int measure_bandwidth(ls_machine *m, const uint8_t *memory, inplace *ip, int t_lo, int t_hi, FILE *log,
                              char *err) {
     static const double sizes_kib[LS_MACHINE_SIZES] = {256,   512,   1024,  2048,  4096,  8192,
                                                        16384, 24576, 32768, 49152, 65536, DRAM_BYTES >> 10};
@@ -608,7 +607,7 @@ static int measure_bandwidth(ls_machine *m, const uint8_t *memory, contention *c
     for (int t = t_lo; t <= t_hi; t++)
         for (int pass = 0, improved = 1; sweep_again(pass, improved); pass++) {
             improved = 0;
-            contention_burst(cn, t);
+            inplace_sample(ip, t);
             for (int s = 0; s < LS_MACHINE_SIZES; s++) {
                 read_job job = {.data = memory, .bytes = (size_t)m->size_bytes[s], .n = t};
                 double s_per_pass = best_of(t, read_run, &job, PASS_REPEATS);
@@ -644,7 +643,7 @@ static int64_t matmul_row_size(ls_dtype type, int size) {
     return n % ls_dtype_find(type)->block_elements ? n / 256 * 256 : n;
 }
 
-static int measure_matmul(ls_machine *m, contention *cn, FILE *log, char *err) {
+static int measure_matmul(ls_machine *m, inplace *ip, FILE *log, char *err) {
     const int cases = MATMUL_ROW_SIZES * LS_MACHINE_TYPES;
     matmul_job *jobs = calloc((size_t)cases, sizeof *jobs); /* [type][row size] */
     if (!jobs) return ls_fail(err, "out of memory");
@@ -657,7 +656,7 @@ static int measure_matmul(ls_machine *m, contention *cn, FILE *log, char *err) {
     for (int t = 1; t <= m->n_threads && !rc; t++)
         for (int pass = 0, improved = 1; !rc && sweep_again(pass, improved); pass++) {
             improved = 0;
-            contention_burst(cn, t);
+            inplace_sample(ip, t);
             for (int c = 0; c < cases && !rc; c++)
                 for (int g = 0; g < LS_MACHINE_GROUPS; g++) {
                     matmul_job *job = &jobs[c];
@@ -733,7 +732,7 @@ static double stream_gmacs(ls_dtype type, int64_t n_in, double ws, int t, uint8_
 }
 
 /* Over the first n_streams sizes. */
-static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_lo, int t_hi, int n_streams, FILE *log,
+static int measure_stream(ls_machine *m, uint8_t *memory, inplace *ip, int t_lo, int t_hi, int n_streams, FILE *log,
                           char *err) {
     size_t act_bytes = ls_activation_row_bytes(LS_Q8_0, MATMUL_N_IN) + 4096; /* the largest */
     void *act = NULL, *out = NULL;
@@ -753,7 +752,7 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
         run_stats runs[LS_MACHINE_TYPES][LS_MACHINE_STREAMS] = {0};
         for (int pass = 0, improved = 1; !rc && sweep_again(pass, improved); pass++) {
             improved = 0;
-            contention_burst(cn, t);
+            inplace_sample(ip, t);
             /* the largest size first, each size's types in a row after one untimed pass: a
              * size's runs meet the cache as a decode's tokens do, each after the last */
             for (int i = n_streams - 1; i >= 0 && !rc; i--) {
@@ -775,8 +774,8 @@ static int measure_stream(ls_machine *m, uint8_t *memory, contention *cn, int t_
                 else improved |= keep_best(&m->stream_short_gmacs[t - 1], g);
             }
         }
-        /* the stretch with the contention: in the whole calibration only (ls_calibrate_now) */
-        for (int i = 0; i < n_streams && !rc && cn; i++) {
+        /* the stretch over the whole calibration only (ls_calibrate_now keeps the file's) */
+        for (int i = 0; i < n_streams && !rc && ip; i++) {
             double sum = 0;
             for (int k = 0; k < LS_MACHINE_TYPES; k++) sum += run_stats_stretch(&runs[k][i]);
             m->stream_stretch[t - 1][i] = sum / LS_MACHINE_TYPES;
@@ -864,14 +863,14 @@ static void fit_attention(ls_machine *m, const attention_fit *f, int t) {
     }
 }
 
-static int measure_kernels(ls_machine *m, contention *cn, FILE *log, char *err) {
+static int measure_kernels(ls_machine *m, inplace *ip, FILE *log, char *err) {
     probe_job *job = calloc(1, sizeof *job);
     if (!job) return ls_fail(err, "out of memory");
     for (int t = 1; t <= m->n_threads; t++) {
         attention_fit fit = {0};
         for (int pass = 0, improved = 1; sweep_again(pass, improved); pass++) {
             improved = 0;
-            contention_burst(cn, t);
+            inplace_sample(ip, t);
             for (int r = 0; r <= PROBE_ATTENTION; r++) {
                 int better = r == PROBE_ATTENTION ? measure_attention(&fit, job, t) : measure_rate(m, job, r, t);
                 if (better < 0) {
@@ -1006,7 +1005,7 @@ static int measure_cold(ls_machine *m, const uint8_t *memory, int t_lo, int t_hi
     return 0;
 }
 
-/* The sweeps for thread counts t_lo..t_hi (matmul in L2, the kernels and the contention, with
+/* The sweeps for thread counts t_lo..t_hi (matmul in L2, the kernels and the workload, with
  * the streams' stretch, only when `everything`, for all of 1..m->n_threads; the streams and
  * cold reads over the first n_streams sizes), with the team stopped and the caller's CPU
  * affinity restored after them. */
@@ -1020,17 +1019,18 @@ static int measure(ls_machine *m, int t_lo, int t_hi, bool everything, int n_str
     void *memory = ls_alloc_huge(bytes);
     if (!memory) return ls_fail(err, "cannot allocate %zu MiB", bytes >> 20);
     memset(memory, 0x11, bytes);
-    contention *cn = everything ? calloc(1, sizeof *cn) : NULL;
-    int rc = everything && (!cn || contention_init(cn, t_hi)) ? ls_fail(err, "out of memory") : 0;
-    if (!rc) rc = measure_bandwidth(m, memory, cn, t_lo, t_hi, log, err);
-    if (!rc && everything) rc = measure_matmul(m, cn, log, err);
-    if (!rc) rc = measure_stream(m, memory, cn, t_lo, t_hi, n_streams, log, err);
-    if (!rc && everything) rc = measure_kernels(m, cn, log, err);
+    inplace *ip = everything ? calloc(1, sizeof *ip) : NULL;
+    int rc = everything && !ip ? ls_fail(err, "out of memory") : 0;
+    if (!rc && ip && !(ip->work = ls_workload_create(t_hi, err))) rc = -1;
+    if (!rc) rc = measure_bandwidth(m, memory, ip, t_lo, t_hi, log, err);
+    if (!rc && everything) rc = measure_matmul(m, ip, log, err);
+    if (!rc) rc = measure_stream(m, memory, ip, t_lo, t_hi, n_streams, log, err);
+    if (!rc && everything) rc = measure_kernels(m, ip, log, err);
     if (!rc) rc = measure_barrier(m, t_lo, t_hi, log, err);
     if (!rc) rc = measure_cold(m, memory, t_lo, t_hi, n_streams, log, err);
-    if (!rc && cn) contention_result(cn, m, t_lo, t_hi, log);
-    if (cn) matmul_case_free(&cn->job);
-    free(cn);
+    if (!rc && ip) rc = inplace_result(ip, m, t_lo, t_hi, log, err);
+    if (ip) ls_workload_free(ip->work);
+    free(ip);
     free(memory);
     team_stop();
     if (restore) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
@@ -1055,4 +1055,12 @@ int ls_calibrate_now(ls_machine *m, int threads, double working_set, FILE *log, 
         for (int i = 0; i < n_streams; i++) m->matmul_stream_gmacs[k][threads - 1][i] = 0;
     m->stream_short_gmacs[threads - 1] = 0;
     return measure(m, threads, threads, false, n_streams, log, err);
+}
+
+int ls_calibrate_refit(ls_machine *m, char *err) {
+    ls_workload *w = ls_workload_create(m->n_threads, err);
+    if (!w) return -1;
+    for (int t = 1; t <= m->n_threads; t++) m->compute_stretch[t - 1] = ls_workload_fit(w, t, m, m->workload_ms[t - 1] * 1e-3);
+    ls_workload_free(w);
+    return 0;
 }

@@ -16,9 +16,9 @@
  *   call             a fixed cost per forward call (waking the workers)
  *   cold reads       2 and 32 KiB read right after a stream of 16 or 256 MiB evicted them
  *                    (the median: these are latencies, not rates)
- *   contention       the mean, over samples spread through the calibration, of the slowest
- *                    of T threads' time of a compute-bound run over the fastest sample: how
- *                    much the host's other guests slow compute on average (cost.h's stretch) */
+ *   in place         a made-up model's prefill (run/workload.h) run through the real
+ *                    runtime, sampled through the whole calibration: the compute stretch
+ *                    (cost.h) is fitted so the cost model predicts its median time */
 #ifndef LS_CALIBRATE_H
 #define LS_CALIBRATE_H
 
@@ -36,9 +36,14 @@ int ls_calibrate(ls_machine *m, int max_threads, FILE *log, char *err);
  * whatever of the cache the host's other guests leave), the barrier (0.14 or 0.7 us, as the
  * host places the vCPUs) and the cold reads. The streams and cold reads only over the sizes
  * up to the first at or above working_set (those a working set of that size is predicted
- * from); the others keep m's. The compute and stream stretches stay m's: means over the
- * host's contention, which moves within milliseconds, they need the whole calibration's
- * samples (calibrate.c). `lockstep bench` predicts with both. */
+ * from); the others keep m's. The compute and stream stretches stay m's: they describe the
+ * host's usual state, which moves within seconds, and need the whole calibration's samples
+ * (calibrate.c). `lockstep bench` predicts with both. */
 int ls_calibrate_now(ls_machine *m, int threads, double working_set, FILE *log, char *err);
+
+/* Fits m's compute stretches again to its workload_ms with its current rates (after
+ * ls_machine_merge: the stretch of each calibration was fitted with its own rates, and the
+ * merge keeps the highest). 0, or -1 with err. */
+int ls_calibrate_refit(ls_machine *m, char *err);
 
 #endif

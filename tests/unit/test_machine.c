@@ -35,6 +35,8 @@ int main(void) {
     a.barrier_us[1] = 0.1;
     b.barrier_us[1] = 0.5;
     b.cold_us[0][2] = a.cold_us[0][2] + 4;
+    a.workload_ms[1] = 20;
+    b.workload_ms[1] = 24;
     const ls_machine a0 = a, b0 = b;
     CHECK(ls_machine_merge(&a, &b, err) == 0, "merge two calibrations of one kind", "%s", err);
     CHECK(a.calibrations == 4, "calibrations add up", "%d", a.calibrations);
@@ -49,6 +51,7 @@ int main(void) {
           a.stream_stretch[1][1]);
     CHECK(near(a.barrier_us[1], (3 * 0.1 + 0.5) / 4), "barrier: the mean over 4", "%g", a.barrier_us[1]);
     CHECK(near(a.cold_us[0][2], a0.cold_us[0][2] + 1), "cold read: the mean over 4", "%g", a.cold_us[0][2]);
+    CHECK(near(a.workload_ms[1], 21), "the workload's time: the mean over 4", "%g", a.workload_ms[1]);
     CHECK(a.compute_stretch[0] == a0.compute_stretch[0] && a.rate_g[0][0] == a0.rate_g[0][0],
           "figures equal in both stay", "%g", a.compute_stretch[0]);
 
@@ -78,8 +81,10 @@ int main(void) {
         ls_machine f;
         CHECK(ls_machine_save(&a, path, err) == 0 && ls_machine_load(&f, path, false, err) == 0,
               "save and load", "%s", err);
-        CHECK(f.calibrations == 4 && near(f.compute_stretch[1], a.compute_stretch[1]),
-              "calibrations and a merged stretch round-trip", "%d %g", f.calibrations, f.compute_stretch[1]);
+        CHECK(f.calibrations == 4 && near(f.compute_stretch[1], a.compute_stretch[1]) &&
+                  fabs(f.workload_ms[1] - 21) < 1e-9,
+              "calibrations, a merged stretch and the workload's time round-trip", "%d %g %g", f.calibrations,
+              f.compute_stretch[1], f.workload_ms[1]);
         unlink(path);
     }
     CHECK_EXIT();
