@@ -54,7 +54,11 @@ void ls_glu_scalar(float *y, const float *gate, const float *up, int64_t n, int 
 }
 
 void ls_exp_shifted_scalar(float *y, const float *x, const float *shift, int p, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = ls_expf(x[i] - shift[i % p]);
+    for (int64_t i = 0; i < n; i++) {
+        float d = x[i] - shift[i % p];
+        float e = ls_expf(d < LS_SOFTMAX_EXP_FLOOR ? LS_SOFTMAX_EXP_FLOOR : d);
+        y[i] = d < LS_SOFTMAX_EXP_FLOOR ? 0.0f : e;
+    }
 }
 
 void ls_scores_scalar(const float *const q[], int nq, const float *k, int64_t stride, int64_t keys,

@@ -229,14 +229,18 @@ int main(void) {
               bits_of(got1), bits_of(got2));
         printf("# %s: %lld inputs compared\n", names[which], (long long)count);
     }
-    /* and the vector exp is the scalar function, not merely equal to the scalar loop */
+    /* and the vector exp is the scalar function, not merely equal to the scalar loop: ls_expf
+     * down to the floor, 0 below it (e^-87.5 and e^-100 are floats, 1e-38 and 4e-44, the
+     * second subnormal: the softmax drops them) */
     {
-        float x[5] = {0.0f, 1.0f, -1.0f, 88.0f, -100.0f}, y[5];
+        float x[7] = {0.0f, 1.0f, -1.0f, 88.0f, -87.0f, -87.5f, -100.0f}, y[7];
         const float zero = 0.0f;
-        ls_exp_shifted_avx512(y, x, &zero, 1, 5);
+        ls_exp_shifted_avx512(y, x, &zero, 1, 7);
         int ok = 1;
         for (int i = 0; i < 5; i++) ok &= bits_of(y[i]) == bits_of(ls_expf(x[i]));
-        CHECK(ok && y[0] == 1.0f, "exp row: each element is ls_expf of it", "%s", "");
+        CHECK(ok && y[0] == 1.0f && y[4] > 0, "exp row: each element is ls_expf of it", "%s", "");
+        CHECK(y[5] == 0 && y[6] == 0 && ls_expf(x[5]) > 0 && ls_expf(x[6]) > 0,
+              "exp row: 0 below e^-87, where ls_expf is not", "%g %g", y[5], y[6]);
     }
 
     /* rows of every length: GLU with random up, exp with a shift, the embedding scale, RoPE
@@ -266,7 +270,10 @@ int main(void) {
         /* interleaved queries: element i shifted by shifts[i % 4], = ls_expf of it */
         float shifts[4] = {shift, -shift, 0.5f * shift, 0.0f};
         ls_exp_shifted_avx512(y2, a, shifts, 4, n);
-        for (int64_t i = 0; i < n; i++) y1[i] = ls_expf(a[i] - shifts[i % 4]);
+        for (int64_t i = 0; i < n; i++) {
+            float d = a[i] - shifts[i % 4];
+            y1[i] = d < LS_SOFTMAX_EXP_FLOOR ? 0.0f : ls_expf(d);
+        }
         exp_same &= same(y1, y2, n);
         memcpy(y1, a, (size_t)n * 4);
         memcpy(y2, a, (size_t)n * 4);
