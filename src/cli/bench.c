@@ -5,7 +5,7 @@
  * position 0 in calls of --batch. Each is repeated R times after one untimed warm-up run
  * (which also faults the mmapped weights in). The prediction is compared with the fastest
  * repeat. The machine model's rates are the fastest runs calibrate saw, each kernel alone;
- * compute is stretched by what a made-up model's prefill took in place (its median time
+ * compute is stretched by what a made-up model's prefill took in place (its usual time
  * over its prediction, fitted during calibrate: cost.h) and weight streams by the mean
  * slowdown of their own runs; more load (which comes and goes for seconds at a time here)
  * only adds time. The median is printed beside it. The prediction comes from the

@@ -48,7 +48,7 @@
  * running at once, so shared cores and shared caches are in them; they are the fastest runs,
  * each kernel alone. stretch(T) is how much longer compute-bound steps take in a running
  * program: fitted so that the prediction of a made-up model's prefill (run/workload.h), run
- * through the real runtime on T threads during calibrate, is its median time. It holds what
+ * through the real runtime on T threads during calibrate, is its time (the lower quartile). It holds what
  * the isolated rates miss (operands the step before just wrote, each phase waiting for its
  * slowest thread, a shared host lending the cores to other guests part of the time):
  * 1.20-1.25 with 2 threads on this shared host, 1.14-1.16 with one, in the calibrations of
@@ -143,7 +143,7 @@ typedef struct ls_machine {
      * a running program, T threads (>= 1): fitted so that the prediction of calibrate's
      * workload (run/workload.h) matches workload_ms (calibrate.c, the in-place factor) */
     double compute_stretch[LS_MACHINE_THREADS];
-    /* [T-1]: ms of that workload's prefill on T threads, the median of samples spread over
+    /* [T-1]: ms of that workload's prefill on T threads, the lower quartile of samples over
      * the calibration (the mean over merged calibrations) */
     double workload_ms[LS_MACHINE_THREADS];
     /* [T-1][s]: the same for one-token products streaming ls_machine_stream_bytes[s], T

@@ -18,7 +18,7 @@
  *                    (the median: these are latencies, not rates)
  *   in place         a made-up model's prefill (run/workload.h) run through the real
  *                    runtime, sampled through the whole calibration: the compute stretch
- *                    (cost.h) is fitted so the cost model predicts its median time */
+ *                    (cost.h) is fitted so the cost model predicts its lower quartile */
 #ifndef LS_CALIBRATE_H
 #define LS_CALIBRATE_H
 

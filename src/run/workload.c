@@ -32,9 +32,10 @@ struct ls_workload {
 };
 
 /* Q8_0 blocks: quants in -127..127 from a 32-bit LCG, a scale that makes their standard
- * deviation 0.05 (that of tools/make_tiny_model.py's weights, and near a real model's). The
- * values matter to the time: with quants of -16..15 at a scale of 1/64 (the same deviation
- * as 0.05 x 2.9) the prefill took 5% longer (22.0-23.5 against 20.8-21.7 ms on 2 threads). */
+ * deviation 0.05 (that of tools/make_tiny_model.py's weights, and near a real model's). Values
+ * can matter to the time: with quants of -16..15 at a scale of 1/64 (2.9x that deviation) the
+ * prefill took 5% longer (22.0-23.5 against 20.8-21.7 ms on 2 threads), all of it attention's
+ * subnormal exponentials, until the softmax floored them (run/kernels_simd.h). */
 static uint8_t *fill_matrix(ls_weight *w, const char *name, int64_t n_out, int64_t n_in, uint8_t *at,
                             uint32_t *state) {
     const ls_dtype_info *q8 = ls_dtype_find(LS_Q8_0);
