@@ -48,17 +48,17 @@
  * running at once, so shared cores and shared caches are in them; they are the fastest runs,
  * each kernel alone. stretch(T) is how much longer compute-bound steps take in a running
  * program: fitted so that the prediction of a made-up model's prefill (run/workload.h), run
- * through the real runtime on T threads during calibrate, is its time (the lower quartile). It holds what
- * the isolated rates miss (operands the step before just wrote, each phase waiting for its
- * slowest thread, a shared host lending the cores to other guests part of the time):
- * 1.20-1.25 with 2 threads on this shared host, 1.14-1.16 with one, in the calibrations of
- * BENCHMARKS.md. A one-row product is bound by its stream, which is not stretched so
- * (stretching its compute put the cache-resident model's decode at 0.88 of the
- * prediction, against 1.02 without), so the blend takes the fastest rates, as k was fitted,
- * but the stream itself is slowed by its own measured stretch: the mean time of calibrate's
- * streaming runs over their fastest (1.05-1.19 at 256 MiB, 1.06-1.35 at 16 MiB here, 2
- * threads, in eleven calibrations); without it the decode of the default model measured
- * 1.12-1.20 of a prediction from figures taken seconds before, on a busy host. */
+ * through the real runtime on T threads during calibrate, is its time there (the lower quartile
+ * of its runs). It holds what the isolated rates miss (operands the step before just wrote, each
+ * phase waiting for its slowest thread, a shared host lending the cores to other guests part of
+ * the time): 1.12-1.22 with 2 threads on this shared host, 1.12-1.16 with one, in the
+ * calibrations of BENCHMARKS.md. A one-row product is bound by its stream, which is not
+ * stretched so (stretching its compute put the cache-resident model's decode at 0.88 of the
+ * prediction, against 1.02 without), so the blend takes the fastest rates, as k was fitted, but
+ * the stream itself is slowed by its own measured stretch: the mean time of calibrate's
+ * streaming runs over their fastest (1.05-1.19 at 256 MiB, 1.06-1.35 at 16 MiB here, 2 threads,
+ * in eleven calibrations); without it the decode of the default model measured 1.12-1.20 of a
+ * prediction from figures taken seconds before, on a busy host. */
 #ifndef LS_COST_H
 #define LS_COST_H
 

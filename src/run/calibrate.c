@@ -346,20 +346,19 @@ static int matmul_case_init(matmul_job *job, ls_dtype type, int64_t n_in, int n_
  * product in L2, the fastest of 50 runs of 1.5 ms: 83-122 against 141 GMAC/s in 23 of 50
  * such figures in one minute here, in none of 20 in another).
  *
- * compute_stretch[T-1] is therefore fitted to a real program: the workload's prefill
- * (workload.h) on T threads, the faster of INPLACE_RUNS runs, sampled at the start of every
- * sweep of the bandwidth, matmul, streaming and kernel measurements (about 12 to 50 times a
- * thread count, spread over the whole calibration), is the cost model's prediction with the
- * compute stretched by it at the lower quartile of the samples: the prefill as the host
- * lets it run most of the time, as bench's fastest repeat is (fourteen calibrations in 35
- * minutes, two threads, read their fastest sample at 20.6-21.3 ms, their medians at
- * 21.2-23.6: in a busy minute more than half of the samples ran slow). The cost model stretches compute-bound
- * steps by it (cost.h). It replaces a figure sampled from the Q8_0 product alone on all T
- * threads (the mean of the slowest thread over the fastest sample): that one read 1.04-1.54
- * over calibrations minutes apart while the fastest prefill of 512 tokens of the small
- * bench model held at 52-54 ms; the prefills of the two bench models at stretch 1 read
- * 1.14-1.23 of their predictions, and a model of the workload's shape 1.16-1.20, in one
- * minute.
+ * compute_stretch[T-1] is therefore fitted to a real program: the workload's prefill (workload.h)
+ * on T threads, the faster of INPLACE_RUNS runs, sampled at the start of every sweep of the
+ * bandwidth, matmul, streaming and kernel measurements (about 12 to 50 times a thread count, spread
+ * over the whole calibration), is the cost model's prediction with the compute stretched by it at
+ * the lower quartile of the samples: the prefill as the host lets it run most of the time, as
+ * bench's fastest repeat is (25 calibrations in 50 minutes, two threads, read their fastest sample
+ * at 20.5-21.3 ms, the medians of 15 at 21.2-23.6: in a busy minute more than half of the samples
+ * ran slow). The cost model stretches compute-bound steps by it (cost.h). It replaces a figure
+ * sampled from the Q8_0 product alone on all T threads (the mean of the slowest thread over the
+ * fastest sample): that one read 1.04-1.54 over calibrations minutes apart while the fastest
+ * prefill of 512 tokens of the small bench model held at 52-54 ms; the prefills of the two bench
+ * models at stretch 1 read 1.14-1.23 of their predictions, and a model of the workload's shape
+ * 1.16-1.20, in one minute.
  *
  * The samples need the whole calibration: the host's contention moves within seconds, and
  * the figure describes its usual state (bench does not re-measure it, ls_calibrate_now). */

@@ -40,7 +40,7 @@ static uint8_t *fill_matrix(ls_weight *w, const char *name, int64_t n_out, int64
                             uint32_t *state) {
     const ls_dtype_info *q8 = ls_dtype_find(LS_Q8_0);
     size_t blocks = (size_t)(n_out * n_in / q8->block_elements);
-    uint16_t scale = ls_f32_to_f16(0.05f / 73.6f) /* uniform -127..127: std 73.6 */;
+    uint16_t scale = ls_f32_to_f16(0.05f / 73.6f); /* quants uniform in -127..127: std 73.6 */
     *w = (ls_weight){.type = LS_Q8_0, .data = at, .n_in = n_in, .n_out = n_out};
     snprintf(w->name, sizeof w->name, "%s", name);
     for (size_t b = 0; b < blocks; b++, at += q8->block_bytes) {
@@ -70,7 +70,7 @@ ls_workload *ls_workload_create(int max_threads, char *err) {
     size_t bytes = (size_t)(W_LAYERS * per_layer + W_VOCAB * W_DIM) / q8->block_elements * q8->block_bytes;
     if (w) w->weights = malloc(bytes);
     if (!w || !w->weights) {
-        if (w) free(w);
+        free(w);
         ls_fail(err, "out of memory for the calibration's workload");
         return NULL;
     }
@@ -148,7 +148,7 @@ double ls_workload_predict(const ls_workload *w, int threads, const ls_machine *
 
 double ls_workload_fit(const ls_workload *w, int threads, const ls_machine *m, double seconds) {
     ls_machine trial = *m;
-    double *s = &trial.compute_stretch[threads - 1], lo = 1, hi = 10;
+    double *s = &trial.compute_stretch[ls_machine_threads(m, threads) - 1], lo = 1, hi = 10;
     *s = lo;
     if (ls_workload_predict(w, threads, &trial) >= seconds) return lo;
     *s = hi;

@@ -403,8 +403,8 @@ def test_calibrate_then_bench():
         assert "merged with " + path + ": 4 calibrations" in r.stderr, r.stderr
         m = json.load(open(path))
         assert m["threads"] == 1 and len(m["read_gbs"]) == 1 and m["calibrations"] == 4
-        # the workload in place: its lower quartile, its prediction at the fastest rates, the stretch
-        # between (more than 1 when it ran slower than predicted)
+        # the workload in place: its lower quartile, its prediction at the fastest rates, the
+        # stretch between (more than 1 when it ran slower than predicted)
         w = re.search(r"in place, 1 thread\(s\): the workload's prefill ([\d.]+)-([\d.]+) ms \((\d+) samples, "
                       r"lower quartile ([\d.]+)\), predicted ([\d.]+) at the calibrated rates: compute stretch ([\d.]+)",
                       r.stdout)
@@ -416,7 +416,8 @@ def test_calibrate_then_bench():
             assert stretch > 1, w.group(0)
         elif quartile < predicted * 0.99:
             assert stretch == 1, w.group(0)
-        assert abs(m["workload_ms"][0] - (3 * 1e4 + quartile) / 4) < 2e-4 * m["workload_ms"][0], (m["workload_ms"], quartile)
+        merged = (3 * 1e4 + quartile) / 4
+        assert abs(m["workload_ms"][0] - merged) < 2e-4 * merged, (m["workload_ms"], quartile)
         assert m["compute_stretch"][0] == 10, m["compute_stretch"]
         # the new run's stream stretches, from the merged means (saved to 4 digits: +-0.002 here)
         m["stream_stretch"][0] = [4 * x - 3 * 2.0 for x in m["stream_stretch"][0]]

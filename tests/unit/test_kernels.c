@@ -230,8 +230,8 @@ int main(void) {
         printf("# %s: %lld inputs compared\n", names[which], (long long)count);
     }
     /* and the vector exp is the scalar function, not merely equal to the scalar loop: ls_expf
-     * down to the floor, 0 below it (e^-87.5 and e^-100 are floats, 1e-38 and 4e-44, the
-     * second subnormal: the softmax drops them) */
+     * down to the floor, 0 below it (e^-87.5 and e^-100, 1.0e-38 and 3.7e-44, are subnormal
+     * floats that ls_expf gives: the softmax drops them) */
     {
         float x[7] = {0.0f, 1.0f, -1.0f, 88.0f, -87.0f, -87.5f, -100.0f}, y[7];
         const float zero = 0.0f;
