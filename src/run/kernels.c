@@ -262,15 +262,15 @@ static void kv_store(const ls_exec *e, const ls_step *s, const ls_node *n, int t
     }
 }
 
-/* One block of attention: query heads [h0, h0 + nh) of one KV head for rows [t0, t0 + nr)
- * of one sequence at consecutive positions (nh * nr <= LS_ATTENTION_QUERIES; query i is
- * row i / nh, head h0 + i % nh). A row at position p sees keys [max(0, p - window + 1), p]
- * of its sequence's cache. Each query, alone, goes: scores over its keys; their max;
- * exponentials of score - max; their sum in double, in key order; weights = exponential *
- * (float)(1 / sum); o = 0, then o += weight * value row, keys in order. Together: scores
- * are taken over the union of the rows' keys (the extra ones are never read), and the
- * weighted sum runs over segments of keys that the same rows see, in key order, o staying
- * in memory between segments. s: scratch of LS_ATTENTION_QUERIES * context floats. */
+/* One block of attention: query heads [h0, h0 + nh) of one KV head for rows [t0, t0 + nr) of one
+ * sequence at consecutive positions (nh * nr <= LS_ATTENTION_QUERIES; query i is row i / nh,
+ * head h0 + i % nh). A row at position p sees keys [max(0, p - window + 1), p] of its sequence's
+ * cache. Each query, alone, goes: scores over its keys; their max; exponentials of score - max
+ * (0 below e^-87: LS_SOFTMAX_EXP_FLOOR); their sum in double, in key order; weights =
+ * exponential * (float)(1 / sum); o = 0, then o += weight * value row, keys in order. Together:
+ * scores are taken over the union of the rows' keys (the extra ones are never read), and the
+ * weighted sum runs over segments of keys that the same rows see, in key order, o staying in
+ * memory between segments. s: scratch of LS_ATTENTION_QUERIES * context floats. */
 static void attention_block(const ls_exec *e, const ls_node *n, const float *qbuf, float *out, int64_t h0,
                             int nh, int64_t t0, int nr, float *s) {
     const int64_t head_dim = n->p.attention.head_dim, window = n->p.attention.window;

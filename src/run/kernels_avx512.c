@@ -233,14 +233,14 @@ void ls_exp_shifted_avx512(float *y, const float *x, const float *shift, int p, 
     float lanes[16];
     for (int l = 0; l < 16; l++) lanes[l] = shift[l % p];
     __m512 sv = _mm512_loadu_ps(lanes); /* p divides 16: the same pattern in every vector */
-    const __m512 floor = _mm512_set1_ps(LS_SOFTMAX_EXP_FLOOR);
+    const __m512 lowest = _mm512_set1_ps(LS_SOFTMAX_EXP_FLOOR);
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 m = tail_mask(n - i);
         __m512 v = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sv);
         /* the scalar d < floor: ordered, so NaN is kept and its exp stays NaN; the max with
          * the constant first is the scalar d < floor ? floor : d, NaN included */
-        __mmask16 kept = (__mmask16)~_mm512_cmp_ps_mask(v, floor, _CMP_LT_OQ);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_maskz_mov_ps(kept, ls_expf_x16(_mm512_max_ps(floor, v))));
+        __mmask16 kept = (__mmask16)~_mm512_cmp_ps_mask(v, lowest, _CMP_LT_OQ);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_maskz_mov_ps(kept, ls_expf_x16(_mm512_max_ps(lowest, v))));
     }
 }
 
