@@ -261,6 +261,7 @@ int cmd_bench(int argc, char **argv) {
         if (!fixed && rep >= 0) {
             char err[LS_ERROR_SIZE];
             double t0 = cli_now_ms();
+            ls_runtime_park(engine.runtime); /* its workers would spin on the CPUs measured */
             if (ls_calibrate_now(&now, now_threads, decode_ws, NULL, err)) {
                 cli_error(cmd, "%s", err);
                 rc = 1;

@@ -4,7 +4,7 @@
  * for a call. A call bumps `generation`; every thread then runs its tile of step 0, meets
  * the others at the barrier, runs its tile of step 1, and so on. The barrier is the only
  * atomic in the hot loop. Between calls a worker spins for a while, then sleeps on a futex,
- * so an idle engine does not burn CPUs.
+ * so an idle engine does not burn CPUs (at once, after ls_runtime_park).
  *
  * The spin between calls is measured in time-stamp-counter ticks, not in pause
  * instructions: it must outlast what the caller does between two calls while generating
@@ -54,6 +54,7 @@ struct ls_runtime {
     bool started[LS_MAX_THREADS];
     _Atomic uint32_t generation; /* bumped once per call (and at shutdown) */
     _Atomic int sleepers;
+    _Atomic bool park;           /* set by ls_runtime_park: sleep now, not after the spin */
     _Atomic int arrived;         /* barrier */
     _Atomic int sense;
     _Atomic bool stop;
@@ -108,7 +109,8 @@ static void *worker(void *arg) {
         unsigned spins = 0;
         uint64_t spin_start = __rdtsc();
         while ((now = atomic_load_explicit(&r->generation, memory_order_acquire)) == seen) {
-            if (__rdtsc() - spin_start < SPIN_TICKS_BEFORE_SLEEP) {
+            bool parked = atomic_load_explicit(&r->park, memory_order_relaxed);
+            if (__rdtsc() - spin_start < SPIN_TICKS_BEFORE_SLEEP && !parked) {
                 _mm_pause();
                 if (r->oversubscribed && ++spins % SPIN_BEFORE_YIELD == 0) sched_yield();
                 continue;
@@ -266,6 +268,7 @@ static const float *forward(ls_runtime *r, const int32_t *tokens, int64_t n) {
     const ls_program *p = r->exec.program;
     memcpy(r->exec.arena + p->buffers[p->tokens_buffer].offset, tokens, (size_t)n * sizeof *tokens);
     r->exec.n_rows = n;
+    atomic_store_explicit(&r->park, false, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->generation, 1, memory_order_release);
     if (atomic_load(&r->sleepers) > 0) futex_wake_all(&r->generation);
     run_program(r, 0, &r->caller_sense);
@@ -273,6 +276,11 @@ static const float *forward(ls_runtime *r, const int32_t *tokens, int64_t n) {
 }
 
 void ls_runtime_trace(ls_runtime *r, uint64_t *ticks) { r->trace = ticks; }
+
+void ls_runtime_park(ls_runtime *r) {
+    atomic_store(&r->park, true);
+    while (atomic_load(&r->sleepers) < r->n_threads - 1) _mm_pause();
+}
 
 const float *ls_runtime_forward(ls_runtime *r, const int32_t *tokens, int64_t n,
                                 int64_t position) {

@@ -1,5 +1,6 @@
 /* test_workload.c — calibrate's made-up model (run/workload.h): its program runs with the
- * same logits on 1 and 2 threads, all finite and none subnormal (the values were chosen so);
+ * same logits on 1 and 2 threads, all finite and none subnormal (the values were chosen so),
+ * and again after its workers were parked (ls_runtime_park);
  * a prefill takes time; ls_workload_fit inverts ls_workload_predict (checked against the
  * prediction itself at known stretches, and at both ends of its range). */
 #include <float.h>
@@ -32,6 +33,11 @@ int main(void) {
         CHECK(p->logits_rows == 1, "the workload keeps the last row's logits", "%lld", (long long)p->logits_rows);
         n_vocab = p->buffers[p->logits_buffer].row_bytes / (int64_t)sizeof(float);
         if (n_vocab == 2048) memcpy(logits[t - 1], out, sizeof logits[0]);
+        /* parked workers (ls_runtime_park returns once they sleep) wake for the next call */
+        ls_runtime_park(r);
+        out = ls_runtime_forward(r, tokens, TOKENS, 0);
+        CHECK(n_vocab == 2048 && memcmp(logits[t - 1], out, sizeof logits[0]) == 0,
+              "after ls_runtime_park the next call runs, to the same logits", "%d threads", t);
         ls_runtime_free(r);
     }
     CHECK(n_vocab == 2048, "the workload's vocabulary", "%lld", (long long)n_vocab);
