@@ -79,8 +79,9 @@ void ls_explain(FILE *out, const ls_program *p, const ls_machine *m) {
                 sm.decode_ms, sm.decode_position, sm.prefill_ms, sm.prefill_tokens,
                 sm.prefill_ms / (double)sm.prefill_tokens, p->max_rows);
         const int th = ls_machine_threads(m, p->n_threads) - 1;
-        fprintf(out, "machine model: %s (compute stretched %.2fx, weight streams %.2fx / %.2fx / %.2fx over "
-                     "16 MiB / 256 MiB / 1 GiB: the running program against the kernels alone)\n",
+        fprintf(out, "machine model: %s (compute stretched %.2fx: a running program against the kernels alone; "
+                     "weight streams %.2fx / %.2fx / %.2fx over 16 MiB / 256 MiB / 1 GiB: their mean run against "
+                     "their fastest)\n",
                 m->source, m->compute_stretch[th], m->stream_stretch[th][0], m->stream_stretch[th][1],
                 m->stream_stretch[th][2]);
     }

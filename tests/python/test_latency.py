@@ -212,7 +212,7 @@ def synthetic_machine(path, gbs=10.0, gmacs=4.0, rate=0.5, barrier=2.0, call=3.0
     one kernel rate; the one-token products over 16 MiB, 256 MiB and 1 GiB at `stream`
     (default: gmacs) per thread, Q8_0 rows of 288 over 16 MiB at `stream_short` (default: stream);
     cold reads (after every stream size) cold_us + cold_line_ns per line, none by default;
-    compute stretched by `stretch` (1: the host's cores all one's own), the streams over the
+    compute stretched by `stretch` (1: programs run at the kernels' own rates), the streams over the
     three sizes by `stream_stretch` (calibrate's workload took `workload_ms`, which only
     calibrate reads). Figures for 2 threads, saved as `threads` (1 or 2) thread
     counts, as if merged from `calibrations` runs of calibrate, read at `sizes`."""
@@ -269,7 +269,7 @@ def test_cost_model_by_hand():
             seen.add(st["kernel"])
             assert abs(st["predicted_us"] - want) < 1e-3 * want, (st, want)
         assert seen == {"matmul", "glu"}
-        # compute stretched 1.5x (the host lends the cores to others part of the time), memory
+        # compute stretched 1.5x (a program runs slower than its kernels alone), memory
         # not: the matmul 1.5x, the glu, now memory-bound (R 4x higher), unchanged
         R4, S = 4 * R, 1.5
         synthetic_machine(path, gbs=B, gmacs=G, rate=R4, barrier=barrier, gmacs_256=G2, stretch=S)
