@@ -3,8 +3,8 @@
  *
  * Any byte string must either fail ls_machine_parse with a one-line message or give a model
  * the cost model can use: thread and size counts in range, sizes ascending, every figure
- * finite, stretches at least 1, calibrations at least 1; merging it into itself keeps the
- * rates and stretches (the mean of equal figures). */
+ * finite, stretches at least 1, the workload's time positive, calibrations at least 1;
+ * merging it into itself keeps the rates and stretches (the mean of equal figures). */
 #include "base/error.h"
 #include "compile/cost.h"
 
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!(m.size_bytes[s] > m.size_bytes[s - 1])) abort();
     check_finite(m.size_bytes, (size_t)((const char *)m.source - (const char *)m.size_bytes) / sizeof(double));
     for (int t = 0; t < m.n_threads; t++) {
-        if (m.compute_stretch[t] < 1) abort();
+        if (m.compute_stretch[t] < 1 || !(m.workload_ms[t] > 0)) abort();
         for (int i = 0; i < LS_MACHINE_STREAMS; i++)
             if (m.stream_stretch[t][i] < 1) abort();
     }

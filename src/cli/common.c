@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "cli/cli.h"
 #include "quant/quant.h"
@@ -126,11 +126,7 @@ int cli_sampler_flag(const char *cmd, int argc, char **argv, int *i, ls_sampler_
     return r;
 }
 
-double cli_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+double cli_now_ms(void) { return ls_now_s() * 1e3; }
 
 const float *cli_forward_from_start(ls_runtime *runtime, const ls_program *p, const int32_t *tokens, int64_t n) {
     const float *logits = NULL;

@@ -19,9 +19,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "base/huge_pages.h"
 #include "quant/quant.h"
@@ -34,12 +34,6 @@
 #define PASS_REPEATS 3  /* runs per case in one sweep */
 #define DRAM_BYTES ((size_t)256 << 20) /* the read sweep's largest working set */
 #define TARGET_SECONDS 0.002 /* length of one timed run */
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* ---- a team of pinned threads ------------------------------------------------------- */
 
@@ -113,8 +107,8 @@ static void team_stop(void) {
 
 static void spin_run(void *ctx, int thread, int64_t iterations) {
     (void)ctx, (void)thread;
-    double end = now_s() + 1e-3 * (double)iterations;
-    while (now_s() < end) _mm_pause();
+    double end = ls_now_s() + 1e-3 * (double)iterations;
+    while (ls_now_s() < end) _mm_pause();
 }
 
 static double team_run(int n, job_fn *fn, void *ctx, int64_t iterations);
@@ -143,10 +137,10 @@ static double team_run(int n, job_fn *fn, void *ctx, int64_t iterations) {
     t->ctx = ctx;
     t->iterations = iterations;
     team_barrier(t, 0);
-    double start = now_s();
+    double start = ls_now_s();
     fn(ctx, 0, iterations);
     team_barrier(t, 0);
-    return now_s() - start;
+    return ls_now_s() - start;
 }
 
 /* Every timed run of a case, seconds per iteration: their sum, count and the fastest. */
@@ -382,7 +376,8 @@ static void inplace_sample(inplace *c, int t) {
     if (s > 0) c->seconds[t - 1][c->n[t - 1]++] = s;
 }
 
-static int compare_doubles(const void *a, const void *b) {
+/* qsort's order for doubles, ascending */
+static int by_value(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
@@ -391,7 +386,7 @@ static int inplace_result(inplace *c, ls_machine *m, int t_lo, int t_hi, FILE *l
     for (int t = t_lo; t <= t_hi; t++) {
         int n = c->n[t - 1];
         if (n == 0) return ls_fail(err, "the workload's runtime could not start on %d threads", t);
-        qsort(c->seconds[t - 1], (size_t)n, sizeof(double), compare_doubles);
+        qsort(c->seconds[t - 1], (size_t)n, sizeof(double), by_value);
         double quartile = c->seconds[t - 1][(n - 1) / 4];
         m->compute_stretch[t - 1] = 1;
         double at_rates = ls_workload_predict(c->work, t, m);
@@ -956,16 +951,11 @@ static void cold_run(void *ctx, int thread, int64_t samples) {
     for (int64_t r = 0; r < samples && r < COLD_SAMPLES; r++)
         for (int big = 0; big < 2; big++) {
             sum += sum_bytes(mine, share); /* evicts the region */
-            double start = now_s();
+            double start = ls_now_s();
             sum += sum_bytes(region, big ? COLD_BIG : COLD_SMALL);
-            job->seconds[thread][big][r] = now_s() - start;
+            job->seconds[thread][big][r] = ls_now_s() - start;
         }
     atomic_fetch_add(&job->sink, sum);
-}
-
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static int measure_cold(ls_machine *m, const uint8_t *memory, int t_lo, int t_hi, int n_streams, FILE *log,

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "graph/model.h"
 #include "quant/quant.h"
@@ -120,12 +120,6 @@ void ls_workload_free(ls_workload *w) {
 
 const ls_program *ls_workload_program(const ls_workload *w, int threads) { return &w->programs[threads - 1]; }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 double ls_workload_prefill(const ls_workload *w, int threads, int runs) {
     char err[LS_ERROR_SIZE];
     ls_runtime *r = ls_runtime_create(&w->programs[threads - 1], err);
@@ -133,9 +127,9 @@ double ls_workload_prefill(const ls_workload *w, int threads, int runs) {
     ls_runtime_forward(r, w->tokens, W_ROWS, 0);
     double best = -1;
     for (int k = 0; k < runs; k++) {
-        double start = now_s();
+        double start = ls_now_s();
         for (int64_t at = 0; at < W_TOKENS; at += W_ROWS) ls_runtime_forward(r, w->tokens + at, W_ROWS, at);
-        double s = now_s() - start;
+        double s = ls_now_s() - start;
         if (best < 0 || s < best) best = s;
     }
     ls_runtime_free(r);
